@@ -1,0 +1,67 @@
+"""Fixtures shared by every test package: the ``../shared`` data and real photos."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SHARED_DIR = Path(__file__).resolve().parents[1].parent / "shared"
+DEEPLAB_MODEL = SHARED_DIR / "models" / "deeplabv3_mnv2_pascal_quant.tflite"
+DEEPLAB_SMALL_MODEL = SHARED_DIR / "models" / "deeplabv3_mnv2_dm05_pascal_quant.tflite"
+FIXTURES_DIR = SHARED_DIR / "fixtures"
+
+
+def _require(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(
+            f"{path} is absent: real-model tests need the project's ../shared folder "
+            "(models and fixtures) beside the checkout"
+        )
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_fixtures() -> Path:
+    """``../shared/fixtures`` (real photos with reference masks); skips when absent."""
+    return _require(FIXTURES_DIR)
+
+
+@pytest.fixture(scope="session")
+def deeplab_model_path() -> Path:
+    """The real pretrained PASCAL VOC DeepLabV3 TFLite model; skips when absent."""
+    return _require(DEEPLAB_MODEL)
+
+
+@pytest.fixture(scope="session")
+def deeplab_small_model_path() -> Path:
+    """The smaller, faster DeepLabV3 (depth multiplier 0.5); skips when absent."""
+    return _require(DEEPLAB_SMALL_MODEL)
+
+
+@pytest.fixture(scope="session")
+def astronaut() -> np.ndarray:
+    """A real photo of a person (512x512 RGB uint8), shipped inside scikit-image."""
+    from skimage import data
+
+    return np.asarray(data.astronaut())
+
+
+@pytest.fixture(scope="session")
+def chelsea() -> np.ndarray:
+    """A real photo of a cat (300x451 RGB uint8), shipped inside scikit-image."""
+    from skimage import data
+
+    return np.asarray(data.chelsea())
+
+
+def encode(rgb: np.ndarray, fmt: str = "JPEG", **save_kwargs: object) -> bytes:
+    """Encode an array as image bytes (test helper)."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format=fmt, **save_kwargs)
+    return buffer.getvalue()
