@@ -40,7 +40,8 @@ class NoObjectFound(StickerError):
             found = ", ".join(f"{name} ({share:.0%})" for name, share in self.detected.items())
         else:
             found = "nothing"
-        super().__init__(f"no {target!r} found in the photo; detected: {found}")
+        wanted = "object of any PASCAL VOC class" if target == "auto" else repr(target)
+        super().__init__(f"no {wanted} found in the photo; detected: {found}")
 
 
 class ModelUnavailable(StickerError):

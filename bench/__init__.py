@@ -1,0 +1,1 @@
+"""Benchmarks of the sticker pipeline (run with ``python -m bench``)."""

@@ -1,0 +1,295 @@
+"""``stickerbot``: the command line, a thin shell over :func:`segmentation.pipeline.make_sticker`.
+
+Heavy imports (TensorFlow, the pipeline) happen inside the command handlers so that
+``stickerbot --help`` answers at once. Other packages add commands (the bot adds
+``stickerbot bot``) through ``main(extra_commands=...)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from segmentation.classes import AUTO, VOC_CLASSES, aliases_of, parse_class
+from segmentation.errors import (
+    ImageTooLarge,
+    InvalidImage,
+    ModelUnavailable,
+    NoObjectFound,
+    StickerError,
+    UnknownClass,
+)
+
+logger = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_NO_OBJECT = 3
+EXIT_BAD_IMAGE = 4
+EXIT_MODEL = 5
+
+# Real photos shipped inside scikit-image, usable as INPUT without any download.
+SAMPLE_PREFIX = "skimage:"
+SAMPLES = {
+    "astronaut": "astronaut",
+    "chelsea": "chelsea",
+    "cat": "chelsea",
+    "coffee": "coffee",
+    "rocket": "rocket",
+}
+
+CommandAdder = Callable[[Any], None]
+
+
+def main(argv: Sequence[str] | None = None, *, extra_commands: Sequence[CommandAdder] = ()) -> int:
+    """Parse ``argv`` and run the command; returns the process exit code."""
+    parser = build_parser(extra_commands)
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG
+        if args.verbose > 1
+        else logging.INFO
+        if args.verbose
+        else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # TensorFlow's C++ start-up chatter (CPU features, CUDA probing) is noise for a CLI user.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2" if args.verbose < 2 else "0")
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except UnknownClass as exc:
+        print(f"stickerbot: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except NoObjectFound as exc:
+        print(f"stickerbot: {exc}", file=sys.stderr)
+        return EXIT_NO_OBJECT
+    except (InvalidImage, ImageTooLarge) as exc:
+        print(f"stickerbot: {exc}", file=sys.stderr)
+        return EXIT_BAD_IMAGE
+    except ModelUnavailable as exc:
+        print(f"stickerbot: {exc}", file=sys.stderr)
+        return EXIT_MODEL
+    except StickerError as exc:  # pragma: no cover - every subclass is handled above
+        print(f"stickerbot: {exc}", file=sys.stderr)
+        return 1
+
+
+def build_parser(extra_commands: Sequence[CommandAdder] = ()) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stickerbot",
+        description="Turn a photo into a Telegram sticker: FCN-8s segmentation, dense CRF, "
+        "a light contour, fitted into 512x512.",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)"
+    )
+    parser.set_defaults(handler=lambda _args: _usage(parser))
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    _add_make(commands)
+    _add_classes(commands)
+    _add_weights(commands)
+    for add in extra_commands:
+        add(commands)
+    return parser
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return EXIT_USAGE
+
+
+# --- make -------------------------------------------------------------------------------------
+
+
+def _add_make(commands: Any) -> None:
+    make = commands.add_parser(
+        "make",
+        help="make a sticker from a photo",
+        description="Make a sticker-ready 512x512 PNG from a photo. Exit codes: 0 ok, 2 usage, "
+        "3 no object of the target class, 4 invalid or too large image, 5 model unavailable.",
+    )
+    make.add_argument(
+        "input",
+        metavar="INPUT",
+        help=f"photo file, or a sample photo shipped with scikit-image: "
+        f"{', '.join(SAMPLE_PREFIX + name for name in SAMPLES)}",
+    )
+    make.add_argument("-o", "--output", type=Path, help="sticker PNG (default: INPUT.sticker.png)")
+    make.add_argument(
+        "--class",
+        dest="target",
+        default=AUTO,
+        metavar="NAME",
+        help="PASCAL VOC class to cut out, or 'auto' for the largest object (default)",
+    )
+    make.add_argument(
+        "--no-crf", dest="crf", action="store_false", help="skip dense-CRF refinement"
+    )
+    make.add_argument(
+        "--model",
+        default="fcn8s",
+        metavar="fcn8s|PATH.tflite",
+        help="FCN-8s with imported weights (default) or any PASCAL VOC 21-class TFLite model",
+    )
+    make.add_argument("--weights", type=Path, help="FCN-8s .weights.h5 (default: in the cache)")
+    make.add_argument("--cache-dir", type=Path, help="weights cache (default ~/.cache/stickerbot)")
+    make.add_argument(
+        "--mask-out",
+        type=Path,
+        metavar="MASK.png",
+        help="also write the object mask (0/255, photo resolution)",
+    )
+    make.add_argument("--webp-out", type=Path, metavar="OUT.webp", help="also write a WEBP sticker")
+    make.add_argument(
+        "--inference-side",
+        type=int,
+        default=None,
+        metavar="PX",
+        help="longer side the network sees (default 512)",
+    )
+    make.add_argument("--json", action="store_true", help="print one JSON object")
+    make.set_defaults(handler=_run_make)
+
+
+def _read_input(spec: str) -> tuple[bytes, Path]:
+    """Photo bytes and the default output stem for INPUT."""
+    if spec.startswith(SAMPLE_PREFIX):
+        name = spec.removeprefix(SAMPLE_PREFIX)
+        if name not in SAMPLES:
+            raise UnknownSample(f"unknown sample {name!r}; choose one of: {', '.join(SAMPLES)}")
+        import io
+
+        from PIL import Image
+        from skimage import data
+
+        buffer = io.BytesIO()
+        Image.fromarray(getattr(data, SAMPLES[name])()).save(buffer, format="PNG")
+        return buffer.getvalue(), Path.cwd() / name
+    path = Path(spec)
+    try:
+        return path.read_bytes(), path.with_suffix("")
+    except OSError as exc:
+        raise UnknownSample(f"cannot read {spec!r}: {exc.strerror}") from exc
+
+
+class UnknownSample(Exception):
+    """INPUT is neither a readable file nor a known sample (a usage error)."""
+
+
+def _run_make(args: argparse.Namespace) -> int:
+    target = parse_class(args.target)  # fail fast on a typo, before loading the model
+    try:
+        data, stem = _read_input(args.input)
+    except UnknownSample as exc:
+        print(f"stickerbot make: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+    from segmentation.limits import DEFAULT_INFERENCE_SIDE
+    from segmentation.options import StickerOptions
+    from segmentation.pipeline import make_sticker
+    from segmentation.segmenter import load_segmenter
+
+    segmenter = load_segmenter(args.model, weights=args.weights, cache_dir=args.cache_dir)
+    options = StickerOptions(
+        target=target,
+        crf=args.crf,
+        inference_side=args.inference_side or DEFAULT_INFERENCE_SIDE,
+        webp=args.webp_out is not None,
+    )
+    sticker = make_sticker(data, segmenter, options)
+
+    output: Path = args.output or stem.with_name(stem.name + ".sticker.png")
+    output.write_bytes(sticker.png)
+    outputs = {"png": str(output)}
+    if args.webp_out is not None and sticker.webp is not None:
+        args.webp_out.write_bytes(sticker.webp)
+        outputs["webp"] = str(args.webp_out)
+    if args.mask_out is not None:
+        from PIL import Image
+
+        Image.fromarray(sticker.mask.astype("uint8") * 255).save(args.mask_out, format="PNG")
+        outputs["mask"] = str(args.mask_out)
+
+    if args.json:
+        report = {
+            "target": sticker.target,
+            "detected": {name: round(share, 4) for name, share in sticker.detected.items()},
+            "coverage": round(sticker.coverage, 4),
+            "crf": sticker.crf,
+            "model": segmenter.name,
+            "timings_ms": {stage: round(ms, 1) for stage, ms in sticker.timings_ms.items()},
+            "outputs": outputs,
+        }
+        print(json.dumps(report))
+    else:
+        found = ", ".join(f"{n} {s:.1%}" for n, s in sticker.detected.items())
+        times = ", ".join(f"{k} {v:.0f} ms" for k, v in sticker.timings_ms.items())
+        print(f"detected: {found}")
+        print(
+            f"target:   {sticker.target} (coverage {sticker.coverage:.1%}, "
+            f"crf {'on' if sticker.crf else 'off'}, model {segmenter.name})"
+        )
+        print(f"timings:  {times}")
+        for kind, path in outputs.items():
+            print(f"wrote:    {path} ({kind})")
+    return EXIT_OK
+
+
+# --- classes ----------------------------------------------------------------------------------
+
+
+def _add_classes(commands: Any) -> None:
+    classes = commands.add_parser("classes", help="list the 21 PASCAL VOC classes and aliases")
+    classes.set_defaults(handler=_run_classes)
+
+
+def _run_classes(_args: argparse.Namespace) -> int:
+    print(f"{AUTO:<12} the largest object found (default)")
+    for index, name in enumerate(VOC_CLASSES):
+        if index == 0:
+            continue
+        aliases = aliases_of(name)
+        print(f"{name:<12} {'aliases: ' + ', '.join(aliases) if aliases else ''}".rstrip())
+    return EXIT_OK
+
+
+# --- weights ----------------------------------------------------------------------------------
+
+
+def _add_weights(commands: Any) -> None:
+    weights = commands.add_parser("weights", help="download or import FCN-8s weights")
+    weights.set_defaults(handler=lambda _args: _usage(weights))
+    actions = weights.add_subparsers(title="actions", metavar="ACTION")
+    download = actions.add_parser(
+        "download", help="fetch the seed's FCN-8s checkpoint (~500 MB) and import it"
+    )
+    download.add_argument("--cache-dir", type=Path, help="default ~/.cache/stickerbot")
+    download.set_defaults(handler=_run_download)
+    imp = actions.add_parser("import", help="convert a TF-Slim FCN-8s checkpoint to Keras weights")
+    imp.add_argument("checkpoint", metavar="CKPT_PREFIX", help="e.g. model_fcn8s_final.ckpt")
+    imp.add_argument("--cache-dir", type=Path, help="default ~/.cache/stickerbot")
+    imp.set_defaults(handler=_run_import)
+
+
+def _run_download(args: argparse.Namespace) -> int:
+    from segmentation.weights import download_checkpoint, import_checkpoint, weights_path
+
+    prefix = download_checkpoint(args.cache_dir)
+    path = import_checkpoint(prefix, weights_path(args.cache_dir))
+    print(f"wrote:    {path}")
+    return EXIT_OK
+
+
+def _run_import(args: argparse.Namespace) -> int:
+    from segmentation.weights import import_checkpoint, weights_path
+
+    path = import_checkpoint(args.checkpoint, weights_path(args.cache_dir))
+    print(f"wrote:    {path}")
+    return EXIT_OK

@@ -1,0 +1,162 @@
+"""The single entry point: photo bytes + options -> :class:`Sticker`.
+
+The CLI and the bot call only :func:`make_sticker`. Stages, each timed:
+
+1. **decode** -- safe decoding (limits, EXIF orientation, odd modes), then a copy at the
+   bounded inference resolution;
+2. **model** -- the :class:`~segmentation.segmenter.Segmenter` gives class probabilities;
+   the detected classes and the target are read from them;
+3. **crf** -- dense CRF refines target-vs-rest over the object's region;
+4. **compose** -- the soft mask is brought back to the photo's resolution, the object is
+   selected, cut out, outlined and fitted into 512x512;
+5. **encode** -- PNG (<= 512 KB) and WEBP.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from segmentation import compose, contour, crf
+from segmentation.classes import AUTO, BACKGROUND, VOC_CLASSES, class_index, parse_class
+from segmentation.errors import NoObjectFound
+from segmentation.image import load_image, resize_longer_side
+from segmentation.options import StickerOptions
+from segmentation.segmenter import Segmenter
+
+logger = logging.getLogger(__name__)
+
+STAGES = ("decode", "model", "crf", "compose", "encode")
+
+
+@dataclass(frozen=True, slots=True)
+class Sticker:
+    """A finished sticker and what was learned on the way (plain, picklable data)."""
+
+    png: bytes
+    webp: bytes | None
+    # The final object mask at the photo's own resolution and orientation.
+    mask: np.ndarray = field(repr=False)
+    target: str
+    # Class name -> share of the photo's pixels, largest first (background left out).
+    detected: dict[str, float]
+    # Share of the photo covered by the final mask.
+    coverage: float
+    crf: bool
+    timings_ms: dict[str, float]
+
+
+def detected_classes(labels: np.ndarray, min_share: float) -> dict[str, float]:
+    """Share of pixels per non-background class present above ``min_share``, largest first."""
+    counts = np.bincount(labels.ravel(), minlength=len(VOC_CLASSES))[: len(VOC_CLASSES)]
+    shares = counts / max(1, labels.size)
+    found = {
+        VOC_CLASSES[i]: float(shares[i])
+        for i in range(len(VOC_CLASSES))
+        if i != BACKGROUND and shares[i] >= min_share
+    }
+    return dict(sorted(found.items(), key=lambda item: item[1], reverse=True))
+
+
+def choose_target(requested: str, detected: dict[str, float]) -> str:
+    """The class to cut out: the requested one if present, or the largest for ``auto``."""
+    name = parse_class(requested)
+    if name == AUTO:
+        if not detected:
+            raise NoObjectFound(AUTO, detected)
+        return next(iter(detected))
+    if name not in detected:
+        raise NoObjectFound(name, detected)
+    return name
+
+
+def target_probability(probs: np.ndarray, index: int) -> np.ndarray:
+    """Two-label (target vs rest) probability that is > 0.5 exactly where argmax == target.
+
+    ``p_target / (p_target + p_best_other)``: the seed's CRF works on two labels, and plain
+    ``p_target`` would lose pixels where the target wins with less than half the mass.
+    """
+    target = probs[..., index]
+    others = np.delete(probs, index, axis=-1).max(axis=-1)
+    return np.asarray(target / np.maximum(target + others, 1e-12), dtype=np.float32)
+
+
+def make_sticker(
+    data: bytes, segmenter: Segmenter, options: StickerOptions | None = None
+) -> Sticker:
+    """Turn photo bytes into a sticker. Raises :class:`~segmentation.errors.StickerError`."""
+    options = options or StickerOptions()
+    timings: dict[str, float] = {}
+    clock = _Clock(timings)
+
+    with clock("decode"):
+        photo = load_image(data, options.limits)
+        small = resize_longer_side(photo, options.inference_side)
+    with clock("model"):
+        probs = segmenter.predict(small)
+        detected = detected_classes(probs.argmax(axis=-1), options.min_detected_share)
+        target = choose_target(options.target, detected)
+        prob = target_probability(probs, class_index(target))
+    with clock("crf"):
+        if options.crf:
+            refined = crf.refine(small, prob, options.crf_params)
+            if np.any(refined > 0.5):
+                prob = refined
+            else:
+                logger.warning("CRF removed the whole %s; keeping the network's mask", target)
+    with clock("compose"):
+        mask = _photo_mask(prob, photo.shape[0], photo.shape[1])
+        mask = contour.select_object(mask, options.min_component_ratio, options.max_hole_ratio)
+        if not mask.any():
+            raise NoObjectFound(target, detected)
+        rgba = compose.compose_sticker(photo, mask, options.contour)
+    with clock("encode"):
+        png = compose.encode_png(rgba)
+        webp = compose.encode_webp(rgba) if options.webp else None
+    timings["total"] = sum(timings[stage] for stage in STAGES)
+    logger.debug("sticker of %s: %s", target, timings)
+    return Sticker(
+        png=png,
+        webp=webp,
+        mask=mask,
+        target=target,
+        detected=detected,
+        coverage=float(mask.mean()),
+        crf=options.crf,
+        timings_ms=timings,
+    )
+
+
+def _photo_mask(prob: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Threshold the target probability after resizing it (smoothly) to the photo's size."""
+    if prob.shape != (height, width):
+        from PIL import Image
+
+        prob = np.asarray(
+            Image.fromarray(prob.astype(np.float32)).resize(
+                (width, height), Image.Resampling.BILINEAR
+            )
+        )
+    return np.asarray(prob > 0.5)
+
+
+class _Clock:
+    """Context manager factory that records each stage's wall time in milliseconds."""
+
+    def __init__(self, timings: dict[str, float]) -> None:
+        self._timings = timings
+        self._stage = ""
+        self._start = 0.0
+
+    def __call__(self, stage: str) -> _Clock:
+        self._stage = stage
+        return self
+
+    def __enter__(self) -> None:
+        self._start = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        self._timings[self._stage] = (time.perf_counter() - self._start) * 1000.0

@@ -1,0 +1,179 @@
+"""segmentation.crf: the region-restricted two-label CRF and the seed's full-image CRF."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from skimage.filters import gaussian
+
+from segmentation.crf import object_region, refine, refine_full
+from segmentation.options import CrfParams
+
+RED = (200, 40, 40)
+BLUE = (40, 40, 200)
+GREEN = (40, 200, 40)
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum() / (a | b).sum())
+
+
+def _noisy(rgb: np.ndarray, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.clip(rgb + rng.normal(0, 12, rgb.shape), 0, 255).astype(np.uint8)
+
+
+def _coarse(truth: np.ndarray, shift: int = 6, sigma: float = 3.0) -> np.ndarray:
+    """A network-like probability map: misregistered by ``shift`` px, blurred, unsure."""
+    moved = np.roll(truth, (shift, shift), axis=(0, 1)).astype(np.float64)
+    return (0.1 + 0.8 * gaussian(moved, sigma=sigma)).astype(np.float32)
+
+
+@pytest.fixture
+def red_square() -> tuple[np.ndarray, np.ndarray]:
+    """A noisy red rectangle (rows 40-80, columns 50-100) on blue, and its true mask."""
+    rgb = np.empty((120, 160, 3))
+    rgb[:] = BLUE
+    truth = np.zeros((120, 160), dtype=bool)
+    truth[40:80, 50:100] = True
+    rgb[truth] = RED
+    return _noisy(rgb), truth
+
+
+def test_refine_snaps_a_shifted_blurred_mask_to_the_colour_edge(
+    red_square: tuple[np.ndarray, np.ndarray],
+) -> None:
+    rgb, truth = red_square
+    prob = _coarse(truth)
+
+    refined = refine(rgb, prob)
+
+    assert refined.shape == prob.shape
+    assert refined.dtype == np.float32
+    assert np.all((refined >= 0) & (refined <= 1))
+    before, after = _iou(prob > 0.5, truth), _iou(refined > 0.5, truth)
+    assert before < 0.7
+    assert after > 0.95
+    assert after > before + 0.25
+
+
+def test_refine_a_half_and_half_image() -> None:
+    rgb = np.empty((100, 160, 3))
+    rgb[:, :80] = RED
+    rgb[:, 80:] = BLUE
+    truth = np.zeros((100, 160), dtype=bool)
+    truth[:, :80] = True
+    columns = np.arange(160)
+    # The network believes the edge is 12 px to the right, with a soft transition.
+    prob = np.tile(1 / (1 + np.exp((columns - 92) / 5)), (100, 1)).astype(np.float32)
+
+    refined = refine(_noisy(rgb), prob)
+
+    assert _iou(prob > 0.5, truth) < 0.9
+    assert _iou(refined > 0.5, truth) > 0.98
+
+
+def test_refine_leaves_everything_outside_the_region_unchanged(
+    red_square: tuple[np.ndarray, np.ndarray],
+) -> None:
+    rgb, truth = red_square
+    prob = _coarse(truth)
+    rng = np.random.default_rng(1)
+    prob += rng.uniform(0, 0.3, prob.shape).astype(np.float32)  # below 0.5 far away
+    params = CrfParams(margin=0.25, min_margin_px=4)
+
+    refined = refine(rgb, prob, params)
+
+    region = object_region(prob, params)
+    assert region is not None
+    top, bottom, left, right = region
+    outside = np.ones(prob.shape, dtype=bool)
+    outside[top:bottom, left:right] = False
+    assert outside.any()
+    np.testing.assert_array_equal(refined[outside], prob[outside])
+    assert not np.array_equal(refined[~outside], prob[~outside])
+
+
+def test_object_region_grows_the_box_by_the_margin_and_clips() -> None:
+    prob = np.zeros((200, 300), dtype=np.float32)
+    prob[50:90, 100:200] = 0.9  # 40 high, 100 wide
+    # margin 0.25: 10 px vertically (40 * 0.25), 25 px horizontally (100 * 0.25).
+    assert object_region(prob, CrfParams(margin=0.25, min_margin_px=0)) == (40, 100, 75, 225)
+    # ... at least min_margin_px on each side
+    assert object_region(prob, CrfParams(margin=0.25, min_margin_px=16)) == (34, 106, 75, 225)
+    # ... clipped to the image
+    assert object_region(prob, CrfParams(margin=2.0, min_margin_px=0)) == (0, 170, 0, 300)
+
+
+def test_refine_returns_a_prob_without_object_unchanged() -> None:
+    rgb = _noisy(np.full((40, 50, 3), 128.0))
+    prob = np.random.default_rng(2).uniform(0, 0.5, (40, 50)).astype(np.float32)
+    assert object_region(prob) is None
+    refined = refine(rgb, prob)
+    np.testing.assert_array_equal(refined, prob)
+    assert refined is not prob  # a copy: the caller's array is never aliased
+
+
+def test_refine_accepts_hard_probabilities_and_read_only_input(
+    red_square: tuple[np.ndarray, np.ndarray],
+) -> None:
+    rgb, truth = red_square
+    rgb.setflags(write=False)  # as np.asarray(PIL image) gives
+    prob = np.roll(truth, (3, 3), axis=(0, 1)).astype(np.float32)  # exact 0 and 1
+
+    refined = refine(rgb, prob, CrfParams(margin=5.0))  # the region is the whole image
+
+    assert np.isfinite(refined).all()
+    # Clipped, not infinite: the pairwise terms can still move a hard label (0.77 -> 0.82).
+    assert _iou(refined > 0.5, truth) > _iou(prob > 0.5, truth) + 0.02
+
+
+def test_refine_rejects_mismatched_shapes(red_square: tuple[np.ndarray, np.ndarray]) -> None:
+    rgb, truth = red_square
+    with pytest.raises(ValueError, match="shape"):
+        refine(rgb, truth[:-1].astype(np.float32))
+    with pytest.raises(ValueError, match="uint8"):
+        refine(rgb.astype(np.float32), truth.astype(np.float32))
+
+
+def test_refine_full_labels_every_class() -> None:
+    rgb = np.empty((100, 140, 3))
+    rgb[:] = BLUE
+    truth = np.zeros((100, 140), dtype=np.int64)
+    truth[20:60, 15:55] = 1
+    truth[40:85, 80:125] = 2
+    rgb[truth == 1] = RED
+    rgb[truth == 2] = GREEN
+    coarse = np.stack([_coarse(truth == label, shift=5) for label in range(3)], axis=-1)
+    probs = coarse / coarse.sum(axis=-1, keepdims=True)
+
+    labels = refine_full(_noisy(rgb), probs)
+
+    assert labels.shape == truth.shape
+    assert labels.dtype == np.int64
+    before = float((probs.argmax(axis=-1) == truth).mean())
+    after = float((labels == truth).mean())
+    assert before < 0.9
+    assert after > 0.99
+
+
+def test_crf_improves_the_seed_cat_annotation(shared_fixtures: Path) -> None:
+    """The seed post's own pair: a coarse, misregistered cat mask snaps back to the cats."""
+    folder = shared_fixtures / "seed_cat"
+    rgb = np.asarray(Image.open(folder / "cat.jpg").convert("RGB"))
+    truth = np.asarray(Image.open(folder / "cat_annotation.png"))[..., 0] > 0
+    height, width = truth.shape
+    # Degrade like a stride-8 network: misregistered by 4 px, sampled every 8 px,
+    # bilinearly upsampled and blurred.
+    moved = np.roll(truth, (4, 4), axis=(0, 1)).astype(np.float32)
+    sampled = Image.fromarray(moved).resize((width // 8, height // 8), Image.Resampling.NEAREST)
+    upsampled = np.asarray(sampled.resize((width, height), Image.Resampling.BILINEAR))
+    prob = gaussian(upsampled, sigma=2).astype(np.float32)
+
+    refined = refine(rgb, prob)
+
+    before, after = _iou(prob > 0.5, truth), _iou(refined > 0.5, truth)
+    assert after > before + 0.02, (before, after)
