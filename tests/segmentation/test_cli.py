@@ -1,0 +1,149 @@
+"""``stickerbot`` end to end: every command and exit code, in-process and as a real process."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from segmentation import cli
+from tests.conftest import encode
+
+
+def test_help_does_not_import_tensorflow() -> None:
+    code = (
+        "import sys\n"
+        "from bot.cli import main\n"
+        "try:\n"
+        "    main(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = [m for m in ('tensorflow', 'telegram', 'keras', 'aiohttp') if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert "make" in result.stdout
+    assert "classes" in result.stdout
+    assert "weights" in result.stdout
+    assert "HEAVY []" in result.stdout
+
+
+def test_no_command_prints_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main([]) == cli.EXIT_USAGE
+    assert "usage: stickerbot" in capsys.readouterr().err
+
+
+def test_classes_lists_names_and_aliases(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["classes"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 21  # auto + 20 classes
+    assert any(line.startswith("person") and "people" in line for line in out)
+    assert any(line.startswith("tvmonitor") and "tv" in line for line in out)
+
+
+def test_unknown_class_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["make", "skimage:chelsea", "--class", "unicorn"]) == cli.EXIT_USAGE
+    assert "unknown class 'unicorn'" in capsys.readouterr().err
+
+
+def test_missing_input_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["make", str(tmp_path / "nope.jpg")]) == cli.EXIT_USAGE
+    assert "cannot read" in capsys.readouterr().err
+    assert cli.main(["make", "skimage:moon"]) == cli.EXIT_USAGE
+    assert "unknown sample 'moon'" in capsys.readouterr().err
+
+
+def test_missing_fcn8s_weights_say_how_to_get_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = cli.main(["make", "skimage:chelsea", "--cache-dir", str(tmp_path)])
+    assert code == cli.EXIT_MODEL
+    err = capsys.readouterr().err
+    assert "stickerbot weights download" in err
+
+
+@pytest.mark.slow
+def test_make_with_real_model_writes_everything(
+    deeplab_model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An upright photo stored sideways: the mask must follow the photo as viewed.
+    from skimage import data
+
+    upright = np.asarray(data.chelsea())  # 300x451
+    exif = Image.Exif()
+    exif[0x0112] = 8  # rotate 90° counter-clockwise to view
+    buffer = io.BytesIO()
+    Image.fromarray(np.rot90(upright, k=-1)).save(buffer, format="JPEG", exif=exif)
+    photo = tmp_path / "cat.jpg"
+    photo.write_bytes(buffer.getvalue())
+
+    args = ["make", str(photo), "--model", str(deeplab_model_path), "--json"]
+    args += ["--mask-out", str(tmp_path / "mask.png"), "--webp-out", str(tmp_path / "s.webp")]
+    assert cli.main(args) == cli.EXIT_OK
+    report = json.loads(capsys.readouterr().out)
+    assert report["target"] == "cat"
+    assert next(iter(report["detected"])) == "cat"
+    assert 0.1 < report["coverage"] < 0.9
+    assert report["crf"] is True
+    assert set(report["timings_ms"]) == {"decode", "model", "crf", "compose", "encode", "total"}
+    assert report["outputs"]["png"] == str(tmp_path / "cat.sticker.png")
+
+    sticker = Image.open(tmp_path / "cat.sticker.png")
+    assert (sticker.size, sticker.mode) == ((512, 512), "RGBA")
+    mask = Image.open(tmp_path / "mask.png")
+    assert mask.mode == "L"
+    assert mask.size == (451, 300)
+    values = np.asarray(mask)
+    assert set(np.unique(values)) == {0, 255}
+    assert values[150, 200] == 255
+    assert values[5, 5] == 0
+    assert Image.open(tmp_path / "s.webp").size == (512, 512)
+
+
+@pytest.mark.slow
+def test_make_exit_codes_with_real_model(
+    deeplab_model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = ["--model", str(deeplab_model_path)]
+    out = tmp_path / "x.png"
+    assert cli.main(["make", "skimage:astronaut", "--class", "dog", "-o", str(out), *model]) == 3
+    err = capsys.readouterr().err
+    assert "no 'dog' found" in err
+    assert "person" in err
+    assert not out.exists()
+
+    fake = tmp_path / "notes.jpg"
+    fake.write_text("this is text, not a photo")
+    assert cli.main(["make", str(fake), *model]) == cli.EXIT_BAD_IMAGE
+    assert "notes" not in capsys.readouterr().out
+
+    assert cli.main(["make", "skimage:astronaut", "--no-crf", "-o", str(out), *model]) == 0
+    stdout = capsys.readouterr().out
+    assert "target:   person" in stdout
+    assert "crf off" in stdout
+    assert Image.open(out).size == (512, 512)
+
+
+@pytest.mark.slow
+def test_console_script_runs_as_a_process(deeplab_model_path: Path, tmp_path: Path) -> None:
+    photo = tmp_path / "astronaut.png"
+    from skimage import data
+
+    photo.write_bytes(encode(np.asarray(data.astronaut()), "PNG"))
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "make", str(photo), "--model", str(deeplab_model_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "target:   person" in result.stdout
+    assert (tmp_path / "astronaut.sticker.png").exists()
