@@ -1,0 +1,40 @@
+"""The callback data of the "tap a class" buttons: ``pick:<job id>:<class index>``.
+
+Telegram allows 1-64 bytes of callback data, far too little for a file_id: the button names
+the job (whose journal row holds the photo's file_id) and the class, by number.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from segmentation.classes import BACKGROUND, VOC_CLASSES, class_index
+
+# Telegram's limit on InlineKeyboardButton.callback_data, in bytes.
+MAX_CALLBACK_BYTES = 64
+_PATTERN = re.compile(r"pick:(\d{1,18}):(\d{1,2})")
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    job_id: int
+    target: str
+
+
+def encode(job_id: int, target: str) -> str:
+    data = f"pick:{job_id}:{class_index(target)}"
+    if len(data.encode()) > MAX_CALLBACK_BYTES:  # pragma: no cover - ids have <= 19 digits
+        raise ValueError(f"callback data too long: {data!r}")
+    return data
+
+
+def decode(data: str | None) -> Choice | None:
+    """The choice a button carries, or None for anything we did not produce."""
+    match = _PATTERN.fullmatch(data or "")
+    if match is None:
+        return None
+    index = int(match.group(2))
+    if index == BACKGROUND or index >= len(VOC_CLASSES):
+        return None
+    return Choice(job_id=int(match.group(1)), target=VOC_CLASSES[index])

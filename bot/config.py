@@ -1,0 +1,208 @@
+"""The bot's settings: environment variables (or a ``.env`` file), validated at start-up.
+
+Every field is documented here and in ``.env.example``. :func:`load_settings` turns any
+validation failure into :class:`ConfigError`, whose message is ONE line naming each bad
+setting -- and never echoing a secret's value.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from segmentation.limits import MAX_IMAGE_BYTES as PIPELINE_MAX_IMAGE_BYTES
+
+# Telegram's Bot API lets bots download files of at most 20 MB through getFile.
+TELEGRAM_DOWNLOAD_LIMIT = 20 * 1024 * 1024
+
+# "123456789:AAH...": the bot id, a colon, then the secret part (letters, digits, - and _).
+_TOKEN_PATTERN = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
+# Telegram accepts 1-256 characters A-Z, a-z, 0-9, _ and - as a webhook secret_token.
+_WEBHOOK_SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+class ConfigError(Exception):
+    """A missing or malformed setting; ``str(error)`` is one line fit for the operator."""
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set; each field is an environment variable of that name."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        case_sensitive=True,
+        # An empty "NAME=" line means "not set": the default applies.
+        env_ignore_empty=True,
+        # A .env shared with docker-compose may hold other variables (TF_CPP_MIN_LOG_LEVEL...).
+        extra="ignore",
+        frozen=True,
+    )
+
+    BOT_TOKEN: SecretStr = Field(description="The bot's token from @BotFather (secret).")
+    ADMIN_IDS: Annotated[frozenset[int], NoDecode] = Field(
+        default=frozenset(),
+        description="Comma-separated Telegram user ids allowed to use /stats.",
+    )
+    MODEL: str = Field(
+        default="fcn8s",
+        description="'fcn8s' (Keras FCN-8s with imported weights) or a path to a .tflite model.",
+    )
+    WEIGHTS: Path | None = Field(
+        default=None, description="FCN-8s weights file; unset = the default cache location."
+    )
+    MODEL_THREADS: int | None = Field(
+        default=None, ge=1, description="CPU threads for the model; unset = the backend's choice."
+    )
+    ISOLATE_MODEL: bool = Field(
+        default=True,
+        description="Run the model in a child process (keeps the bot responsive and survives "
+        "a crashing model); false = a thread of the bot process.",
+    )
+    DATA_DIR: Path = Field(
+        default=Path("data"), description="Folder for the SQLite journal and per-chat settings."
+    )
+    QUEUE_MAX: int = Field(
+        default=100,
+        ge=1,
+        description="Most photos accepted but not yet answered; beyond it users hear 'busy'.",
+    )
+    MAX_PENDING_PER_USER: int = Field(
+        default=3, ge=1, description="Most unanswered photos one user may have waiting."
+    )
+    MAX_IMAGE_BYTES: int = Field(
+        default=TELEGRAM_DOWNLOAD_LIMIT,
+        ge=1,
+        le=PIPELINE_MAX_IMAGE_BYTES,
+        description="Largest image file accepted, in bytes (Telegram's own limit is 20 MB).",
+    )
+    MAX_ATTEMPTS: int = Field(
+        default=3,
+        ge=1,
+        description="Times a job is taken up (restarts included) before the user is told "
+        "it failed.",
+    )
+    SHUTDOWN_GRACE_SECONDS: float = Field(
+        # Docker sends SIGKILL 10 s after SIGTERM by default: finish well before that.
+        default=8.0,
+        ge=0,
+        description="On SIGTERM/SIGINT, how long the running job may take to finish.",
+    )
+    TELEGRAM_API_URL: str = Field(
+        default="https://api.telegram.org",
+        description="Bot API server; the bot calls {URL}/bot<token>/... and {URL}/file/bot...",
+    )
+    WEBHOOK_URL: str | None = Field(
+        default=None,
+        description="Public https URL Telegram posts updates to; unset = long polling.",
+    )
+    WEBHOOK_SECRET: SecretStr | None = Field(
+        default=None,
+        description="Secret Telegram sends in X-Telegram-Bot-Api-Secret-Token (webhook mode).",
+    )
+    LISTEN_HOST: str = Field(
+        default="127.0.0.1", description="Address of the webhook/health/metrics server."
+    )
+    LISTEN_PORT: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Port of that server: 8080 in webhook mode when unset; in polling mode "
+        "the server runs only when set.",
+    )
+    LOG_LEVEL: LogLevel = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
+
+    @field_validator("BOT_TOKEN")
+    @classmethod
+    def _token_shape(cls, value: SecretStr) -> SecretStr:
+        if not _TOKEN_PATTERN.fullmatch(value.get_secret_value().strip()):
+            raise ValueError("does not look like a bot token (expected '123456:ABC-def...')")
+        return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("ADMIN_IDS", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [part.strip() for part in value.split(",") if part.strip()]
+            if not all(re.fullmatch(r"-?\d+", part) for part in parts):
+                raise ValueError(f"expected comma-separated numeric user ids, got {value!r}")
+            return frozenset(int(part) for part in parts)
+        return value
+
+    @field_validator("MODEL")
+    @classmethod
+    def _model_kind(cls, value: str) -> str:
+        if value != "fcn8s" and not value.endswith(".tflite"):
+            raise ValueError(f"expected 'fcn8s' or a path to a .tflite file, got {value!r}")
+        return value
+
+    @field_validator("TELEGRAM_API_URL")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        return _http_url(value)
+
+    @field_validator("WEBHOOK_URL")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        return _http_url(value) if value else None
+
+    @field_validator("LOG_LEVEL", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _webhook_pair(self) -> Settings:
+        if self.WEBHOOK_URL is None:
+            return self
+        if self.WEBHOOK_SECRET is None:
+            raise ValueError("WEBHOOK_SECRET: required when WEBHOOK_URL is set")
+        if not _WEBHOOK_SECRET_PATTERN.fullmatch(self.WEBHOOK_SECRET.get_secret_value()):
+            raise ValueError("WEBHOOK_SECRET: use 1-256 characters A-Z, a-z, 0-9, _ or -")
+        return self
+
+    @property
+    def max_download_bytes(self) -> int:
+        """The largest file the bot will fetch: its own limit within Telegram's."""
+        return min(self.MAX_IMAGE_BYTES, TELEGRAM_DOWNLOAD_LIMIT)
+
+    @property
+    def webhook_path(self) -> str:
+        """The path the webhook server listens on: the path part of ``WEBHOOK_URL``."""
+        if self.WEBHOOK_URL is None:
+            raise ValueError("not in webhook mode")
+        return urlsplit(self.WEBHOOK_URL).path or "/"
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"expected an http(s) URL, got {value!r}")
+    return value.rstrip("/")
+
+
+def load_settings(env_file: Path | None = Path(".env"), **overrides: Any) -> Settings:
+    """Read the settings from the environment (and ``env_file``); raise :class:`ConfigError`."""
+    try:
+        return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        raise ConfigError(describe(exc)) from None
+
+
+def describe(error: ValidationError) -> str:
+    """One line naming every bad setting, without echoing any value of a secret."""
+    problems = []
+    for item in error.errors(include_input=False, include_url=False):
+        name = ".".join(str(part) for part in item["loc"])
+        message = str(item["msg"]).removeprefix("Value error, ")
+        if item["type"] == "missing":
+            message = "missing (set it in the environment or in .env)"
+        problems.append(f"{name}: {message}" if name else message)
+    return "invalid settings: " + "; ".join(problems)

@@ -1,0 +1,170 @@
+"""Sending a job's answer exactly once, then closing the job in the journal.
+
+An answer is a few messages (the PNG document, the WEBP sticker, an edit of the "Queued"
+message; or an explanation). Each part is looked up in the journal before it is sent and
+recorded right after, and the job is marked finished only when every part is out: a
+restart in the middle resends only what is missing. (A part whose send succeeded but whose
+record did not reach the disk -- a kill in that millisecond -- is the one window left.)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyParameters
+from telegram.constants import ChatAction
+from telegram.error import BadRequest, Forbidden, TelegramError
+
+from bot import choices, texts
+from bot.jobs import Job, JobState, Journal
+from bot.results import ErrorKind, JobResult
+from bot.retry import RetryPolicy, with_retries
+from bot.stats import Stats
+
+logger = logging.getLogger(__name__)
+
+# Buttons offered when the asked-for class is absent: the largest few detected classes.
+MAX_CHOICES = 6
+STICKER_OUTCOME = "sticker"
+
+
+class Delivery:
+    def __init__(self, bot: Bot, journal: Journal, stats: Stats, retry: RetryPolicy) -> None:
+        self._bot = bot
+        self._journal = journal
+        self._stats = stats
+        self._retry = retry
+
+    async def answer(self, job: Job, result: JobResult) -> None:
+        """Send the sticker (or the explanation) of a computed job and close it."""
+        if result.ok:
+            await self._sticker(job, result)
+        else:
+            await self.explain(job, result.error or ErrorKind.INTERNAL, result)
+
+    async def chat_action(self, job: Job) -> None:
+        """Show "sending a file..." while the model works; purely cosmetic, never fails."""
+        try:
+            await self._bot.send_chat_action(job.chat_id, ChatAction.UPLOAD_DOCUMENT)
+        except TelegramError as exc:
+            logger.debug("chat action for job %d failed: %s", job.id, exc)
+
+    async def _sticker(self, job: Job, result: JobResult) -> None:
+        png, webp, reply = result.png, result.webp, self._reply_to(job)
+        assert png is not None
+        try:
+            await self._once(
+                job,
+                "document",
+                lambda: _message_id(
+                    self._bot.send_document(
+                        job.chat_id,
+                        png,
+                        filename=f"sticker_{job.id}_{result.target}.png",
+                        caption=texts.document_caption(result.target, result.crf),
+                        reply_parameters=reply,
+                    )
+                ),
+            )
+            if webp is not None:
+                await self._once(
+                    job,
+                    "sticker",
+                    lambda: _message_id(
+                        self._bot.send_sticker(job.chat_id, webp, reply_parameters=reply)
+                    ),
+                )
+        except TelegramError as exc:
+            logger.warning("could not send the sticker of job %d: %s", job.id, exc)
+            await self.explain(job, ErrorKind.INTERNAL, result, reachable=_reachable(exc))
+            return
+        await self._status(job, texts.status_done(job.id, result.target, result.crf))
+        await self._journal.finish(job.id, JobState.DONE, STICKER_OUTCOME, result.target)
+        self._stats.outcome(STICKER_OUTCOME, result.target)
+
+    async def explain(
+        self,
+        job: Job,
+        kind: ErrorKind,
+        result: JobResult | None = None,
+        *,
+        reachable: bool = True,
+    ) -> None:
+        """Tell the user why there is no sticker (with class buttons when none was found)."""
+        if kind is ErrorKind.NO_OBJECT and result is not None:
+            text, markup = _no_object(job, result)
+            part, state, outcome = "choice", JobState.DONE, "no_object"
+        else:
+            text, markup = texts.ERROR_TEXTS[kind], None
+            part, state, outcome = "error", JobState.FAILED, "failed"
+        if reachable:
+            try:
+                await self._once(
+                    job,
+                    part,
+                    lambda: _message_id(
+                        self._bot.send_message(
+                            job.chat_id,
+                            text,
+                            reply_markup=markup,
+                            reply_parameters=self._reply_to(job),
+                        )
+                    ),
+                )
+            except TelegramError as exc:
+                logger.error("could not tell chat %d about job %d: %s", job.chat_id, job.id, exc)
+            else:
+                await self._status(job, texts.status_failed(job.id))
+        await self._journal.finish(job.id, state, kind.value, None)
+        self._stats.outcome(outcome)
+
+    async def _once(self, job: Job, part: str, send: Callable[[], Awaitable[int | None]]) -> None:
+        if part in await self._journal.sent_parts(job.id):
+            logger.info("job %d: %s already sent before a restart, not again", job.id, part)
+            return
+        message_id = await with_retries(send, self._retry, f"sending the {part} of job {job.id}")
+        await self._journal.record_sent(job.id, part, message_id)
+
+    async def _status(self, job: Job, text: str) -> None:
+        """Edit the "Queued, #N" message; a message gone or unchanged is no failure."""
+        if job.status_message_id is None:
+            return
+        message_id = job.status_message_id
+        try:
+            await self._once(
+                job,
+                "status",
+                lambda: _message_id(self._bot.edit_message_text(text, job.chat_id, message_id)),
+            )
+        except TelegramError as exc:
+            logger.info("could not edit the status of job %d: %s", job.id, exc)
+
+    @staticmethod
+    def _reply_to(job: Job) -> ReplyParameters:
+        return ReplyParameters(message_id=job.message_id, allow_sending_without_reply=True)
+
+
+async def _message_id(sent: Awaitable[Message | bool]) -> int | None:
+    result = await sent
+    return result.message_id if isinstance(result, Message) else None
+
+
+def _reachable(error: TelegramError) -> bool:
+    """False when the chat cannot get messages at all (bot blocked, chat gone)."""
+    return not isinstance(error, Forbidden) and not (
+        isinstance(error, BadRequest) and "chat not found" in error.message.lower()
+    )
+
+
+def _no_object(job: Job, result: JobResult) -> tuple[str, InlineKeyboardMarkup | None]:
+    detected = dict(list(result.detected.items())[:MAX_CHOICES])
+    text = texts.no_object(result.target, detected)
+    if not detected:
+        return text, None
+    buttons = [
+        InlineKeyboardButton(name, callback_data=choices.encode(job.id, name)) for name in detected
+    ]
+    # Two buttons a row keeps class names readable on a phone.
+    rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    return text, InlineKeyboardMarkup(rows)

@@ -1,0 +1,22 @@
+"""Telegram update handlers, one module per feature; :func:`register` wires them all.
+
+Handlers only validate, talk to the journal and reply: nothing here blocks the event loop.
+Order matters: the first matching handler wins, so the catch-alls come last.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram.ext import Application
+
+from bot.handlers import admin, callbacks, commands, errors, photos
+from bot.services import Services
+
+App = Application[Any, Any, Any, Any, Any, Any]
+
+
+def register(application: App, services: Services) -> None:
+    for module in (commands, admin, callbacks, photos):
+        application.add_handlers(module.handlers(services))
+    application.add_error_handler(errors.on_error)

@@ -1,0 +1,356 @@
+"""The job journal: every accepted photo, its state and the answers sent, in SQLite.
+
+A job is written here before the user hears "Queued", and marked finished only after its
+answer went out; every message of an answer is recorded as it is sent, and looked up before
+sending, so a restart resumes unfinished jobs without sending anything twice. The journal
+keeps Telegram's ``file_id``, never the image. Per-chat settings live in the same database.
+
+States::
+
+    queued --(worker takes it; attempts += 1)--> running --(answer sent)--> done
+                                                     |                   \\-> failed (user told)
+                                                     \\--(crash/restart)--> taken up again
+
+sqlite3 is synchronous: one dedicated thread owns the connection, and every call hops to
+it, so the event loop never waits on the disk and no two statements interleave.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import TypeVar
+
+from segmentation.classes import AUTO
+
+T = TypeVar("T")
+
+SCHEMA_VERSION = 1
+# Finished jobs are kept this long: the "tap a class" buttons of a photo work until then.
+RETENTION_SECONDS = 7 * 24 * 3600
+# Waiting for a lock beyond this means something else holds the database: fail loudly.
+BUSY_TIMEOUT_S = 5.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    chat_id INTEGER NOT NULL,
+    user_id INTEGER NOT NULL,
+    message_id INTEGER NOT NULL,          -- the user's photo, which answers reply to
+    file_id TEXT NOT NULL,                -- Telegram's handle of the photo (never the bytes)
+    target TEXT NOT NULL,
+    crf INTEGER NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    status_message_id INTEGER,            -- our "Queued, #N" message, edited when done
+    outcome TEXT,                         -- 'sticker' or an ErrorKind
+    result_class TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    UNIQUE (chat_id, message_id, target, crf)
+);
+CREATE INDEX IF NOT EXISTS jobs_unfinished ON jobs (state, user_id);
+CREATE TABLE IF NOT EXISTS sent (
+    job_id INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    part TEXT NOT NULL,                   -- 'document', 'sticker', 'choice', 'error', 'status'
+    message_id INTEGER,
+    PRIMARY KEY (job_id, part)
+);
+CREATE TABLE IF NOT EXISTS chat_settings (
+    chat_id INTEGER PRIMARY KEY,
+    target TEXT NOT NULL,
+    crf INTEGER NOT NULL,
+    updated_at REAL NOT NULL
+);
+"""
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class Refusal(StrEnum):
+    """Why a photo was not accepted."""
+
+    BUSY = "busy"
+    USER_LIMIT = "user_limit"
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One accepted photo (a journal row): plain data, safe to queue or pickle."""
+
+    id: int
+    chat_id: int
+    user_id: int
+    message_id: int
+    file_id: str
+    target: str
+    crf: bool
+    state: JobState
+    attempts: int
+    status_message_id: int | None
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """The answer to :meth:`Journal.accept`: a new job, a duplicate, or a refusal."""
+
+    job: Job | None = None
+    refused: Refusal | None = None
+    # The same photo with the same options was already accepted (a redelivered update).
+    duplicate: bool = False
+    # Unfinished jobs accepted before this one.
+    ahead: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ChatSettings:
+    target: str = AUTO
+    crf: bool = True
+
+
+_JOB_COLUMNS = (
+    "id, chat_id, user_id, message_id, file_id, target, crf, state, attempts, "
+    "status_message_id, created_at"
+)
+_UNFINISHED = "state IN ('queued', 'running')"
+
+
+def _job(row: sqlite3.Row) -> Job:
+    return Job(
+        id=row["id"],
+        chat_id=row["chat_id"],
+        user_id=row["user_id"],
+        message_id=row["message_id"],
+        file_id=row["file_id"],
+        target=row["target"],
+        crf=bool(row["crf"]),
+        state=JobState(row["state"]),
+        attempts=row["attempts"],
+        status_message_id=row["status_message_id"],
+        created_at=row["created_at"],
+    )
+
+
+class Journal:
+    """Async facade over one SQLite database file: :meth:`open` it (or :meth:`connect`)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
+        self._conn: sqlite3.Connection | None = None
+
+    @classmethod
+    async def open(cls, path: Path) -> Journal:
+        journal = cls(path)
+        await journal.connect()
+        return journal
+
+    async def connect(self) -> None:
+        """Open (creating if needed) the database file and its tables."""
+        await self._call(self._connect)
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._call(self._db.close)
+            self._conn = None
+        self._executor.shutdown(wait=True)
+
+    # --- jobs ---------------------------------------------------------------------------------
+
+    async def accept(
+        self,
+        *,
+        chat_id: int,
+        user_id: int,
+        message_id: int,
+        file_id: str,
+        target: str,
+        crf: bool,
+        queue_max: int,
+        user_max: int,
+    ) -> Admission:
+        """Record a new queued job, unless the queue or the user's share of it is full."""
+
+        def accept() -> Admission:
+            db = self._db
+            with db:
+                existing = db.execute(
+                    f"SELECT {_JOB_COLUMNS} FROM jobs "
+                    "WHERE chat_id = ? AND message_id = ? AND target = ? AND crf = ?",
+                    (chat_id, message_id, target, int(crf)),
+                ).fetchone()
+                if existing is not None:
+                    return Admission(job=_job(existing), duplicate=True)
+                total = db.execute(f"SELECT COUNT(*) FROM jobs WHERE {_UNFINISHED}").fetchone()
+                if total[0] >= queue_max:
+                    return Admission(refused=Refusal.BUSY)
+                mine = db.execute(
+                    f"SELECT COUNT(*) FROM jobs WHERE {_UNFINISHED} AND user_id = ?", (user_id,)
+                ).fetchone()
+                if mine[0] >= user_max:
+                    return Admission(refused=Refusal.USER_LIMIT)
+                now = time.time()
+                cursor = db.execute(
+                    "INSERT INTO jobs (chat_id, user_id, message_id, file_id, target, crf, "
+                    "state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
+                    (chat_id, user_id, message_id, file_id, target, int(crf), now, now),
+                )
+                row = db.execute(
+                    f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (cursor.lastrowid,)
+                ).fetchone()
+                return Admission(job=_job(row), ahead=total[0])
+
+        return await self._call(accept)
+
+    async def get(self, job_id: int) -> Job | None:
+        def get() -> Job | None:
+            row = self._db.execute(
+                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)
+            ).fetchone()
+            return None if row is None else _job(row)
+
+        return await self._call(get)
+
+    async def unfinished(self) -> list[Job]:
+        """Queued and running jobs, oldest first (what a restart must take up again)."""
+
+        def unfinished() -> list[Job]:
+            rows = self._db.execute(
+                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE {_UNFINISHED} ORDER BY id"
+            ).fetchall()
+            return [_job(row) for row in rows]
+
+        return await self._call(unfinished)
+
+    async def set_status_message(self, job_id: int, message_id: int) -> None:
+        await self._update(job_id, "status_message_id = ?", message_id)
+
+    async def mark_running(self, job_id: int) -> None:
+        """The worker takes the job up: one more attempt."""
+        await self._update(job_id, "state = 'running', attempts = attempts + 1")
+
+    async def finish(
+        self, job_id: int, state: JobState, outcome: str, result_class: str | None = None
+    ) -> None:
+        """Close the job, after every part of its answer was sent (or could not be)."""
+        if state not in (JobState.DONE, JobState.FAILED):
+            raise ValueError(f"a job finishes as done or failed, not {state}")
+        await self._update(
+            job_id, "state = ?, outcome = ?, result_class = ?", state, outcome, result_class
+        )
+
+    async def _update(self, job_id: int, assignments: str, *values: object) -> None:
+        def update() -> None:
+            with self._db as db:
+                db.execute(
+                    f"UPDATE jobs SET {assignments}, updated_at = ? WHERE id = ?",
+                    (*values, time.time(), job_id),
+                )
+
+        await self._call(update)
+
+    # --- answers sent -------------------------------------------------------------------------
+
+    async def sent_parts(self, job_id: int) -> dict[str, int | None]:
+        """The parts of this job's answer already sent: part -> Telegram message id."""
+
+        def parts() -> dict[str, int | None]:
+            rows = self._db.execute(
+                "SELECT part, message_id FROM sent WHERE job_id = ?", (job_id,)
+            ).fetchall()
+            return {row["part"]: row["message_id"] for row in rows}
+
+        return await self._call(parts)
+
+    async def record_sent(self, job_id: int, part: str, message_id: int | None) -> None:
+        def record() -> None:
+            with self._db as db:
+                db.execute(
+                    "INSERT OR REPLACE INTO sent (job_id, part, message_id) VALUES (?, ?, ?)",
+                    (job_id, part, message_id),
+                )
+
+        await self._call(record)
+
+    # --- chat settings ------------------------------------------------------------------------
+
+    async def chat_settings(self, chat_id: int) -> ChatSettings:
+        def read() -> ChatSettings:
+            row = self._db.execute(
+                "SELECT target, crf FROM chat_settings WHERE chat_id = ?", (chat_id,)
+            ).fetchone()
+            return ChatSettings() if row is None else ChatSettings(row["target"], bool(row["crf"]))
+
+        return await self._call(read)
+
+    async def save_chat_settings(self, chat_id: int, settings: ChatSettings) -> None:
+        def write() -> None:
+            with self._db as db:
+                db.execute(
+                    "INSERT INTO chat_settings (chat_id, target, crf, updated_at) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT (chat_id) DO UPDATE SET "
+                    "target = excluded.target, crf = excluded.crf, "
+                    "updated_at = excluded.updated_at",
+                    (chat_id, settings.target, int(settings.crf), time.time()),
+                )
+
+        await self._call(write)
+
+    # --- housekeeping -------------------------------------------------------------------------
+
+    async def prune(self, older_than_s: float = RETENTION_SECONDS) -> int:
+        """Forget finished jobs last touched more than ``older_than_s`` ago; returns how many."""
+
+        def prune() -> int:
+            with self._db as db:
+                cursor = db.execute(
+                    f"DELETE FROM jobs WHERE NOT {_UNFINISHED} AND updated_at < ?",
+                    (time.time() - older_than_s,),
+                )
+                return cursor.rowcount
+
+        return await self._call(prune)
+
+    # --- plumbing -----------------------------------------------------------------------------
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise RuntimeError("the journal is closed")
+        return self._conn
+
+    def _connect(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S)
+        conn.row_factory = sqlite3.Row
+        # WAL + synchronous=NORMAL: a committed job survives the process being killed (only
+        # a power cut can lose the last transactions), at a fraction of FULL's fsync cost.
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            conn.close()
+            raise RuntimeError(
+                f"{self.path} was written by a newer version (schema {version}); "
+                f"this one reads schema {SCHEMA_VERSION}"
+            )
+        with conn:
+            conn.executescript(_SCHEMA)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        self._conn = conn
+
+    async def _call(self, fn: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)

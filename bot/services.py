@@ -1,0 +1,22 @@
+"""The bot's long-lived parts, handed to every handler."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.config import Settings
+from bot.engine import Engine
+from bot.intake import Intake
+from bot.jobs import Journal
+from bot.stats import Stats
+from bot.worker import Worker
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    settings: Settings
+    journal: Journal
+    engine: Engine
+    worker: Worker
+    intake: Intake
+    stats: Stats

@@ -1,0 +1,150 @@
+"""Settings: every problem is one line naming the setting; secrets never echoed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.cli import add_bot_command
+from bot.config import TELEGRAM_DOWNLOAD_LIMIT, ConfigError, Settings, load_settings
+from segmentation.cli import main as cli_main
+
+TOKEN = "123456:TEST-token_abcdefghijklmnop"
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name, raising=False)
+
+
+def problem(**overrides: object) -> str:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None, **overrides)
+    message = str(caught.value)
+    assert "\n" not in message
+    return message
+
+
+def test_missing_token_is_one_line_naming_it() -> None:
+    message = problem()
+    assert "BOT_TOKEN" in message
+    assert "missing" in message
+
+
+def test_malformed_admin_ids_are_named() -> None:
+    message = problem(BOT_TOKEN=TOKEN, ADMIN_IDS="12, alice")
+    assert "ADMIN_IDS" in message
+    assert "BOT_TOKEN" not in message
+
+
+def test_a_malformed_token_is_named_but_not_echoed() -> None:
+    message = problem(BOT_TOKEN="not a token at all: s3cr3t")
+    assert "BOT_TOKEN" in message
+    assert "s3cr3t" not in message
+
+
+def test_several_problems_share_the_line() -> None:
+    message = problem(BOT_TOKEN=TOKEN, QUEUE_MAX="0", LOG_LEVEL="chatty")
+    assert "QUEUE_MAX" in message
+    assert "LOG_LEVEL" in message
+
+
+def test_webhook_needs_a_valid_secret() -> None:
+    assert "WEBHOOK_SECRET" in problem(BOT_TOKEN=TOKEN, WEBHOOK_URL="https://example.org/hook")
+    message = problem(
+        BOT_TOKEN=TOKEN, WEBHOOK_URL="https://example.org/hook", WEBHOOK_SECRET="no spaces"
+    )
+    assert "WEBHOOK_SECRET" in message
+    assert "no spaces" not in message
+
+
+def test_values_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("ADMIN_IDS", " 12, 34 ,")
+    monkeypatch.setenv("LOG_LEVEL", "debug")
+    monkeypatch.setenv("TELEGRAM_API_URL", "http://127.0.0.1:8081/")
+    settings = load_settings(None)
+    assert frozenset({12, 34}) == settings.ADMIN_IDS
+    assert settings.LOG_LEVEL == "DEBUG"
+    assert settings.TELEGRAM_API_URL == "http://127.0.0.1:8081"
+    assert settings.BOT_TOKEN.get_secret_value() == TOKEN
+    assert TOKEN not in repr(settings)
+
+
+def test_env_file(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_text(
+        f"BOT_TOKEN={TOKEN}\nQUEUE_MAX=7\nWEBHOOK_URL=\nOTHER_TOOL_SETTING=1\n", encoding="utf-8"
+    )
+    settings = load_settings(env)
+    assert settings.QUEUE_MAX == 7
+    assert settings.WEBHOOK_URL is None
+
+
+def test_defaults_and_derived_values() -> None:
+    settings = load_settings(None, BOT_TOKEN=TOKEN, MAX_IMAGE_BYTES=1000)
+    assert settings.max_download_bytes == 1000
+    assert frozenset() == settings.ADMIN_IDS
+    assert settings.MODEL == "fcn8s"
+    assert load_settings(None, BOT_TOKEN=TOKEN).max_download_bytes == TELEGRAM_DOWNLOAD_LIMIT
+    hooked = load_settings(
+        None, BOT_TOKEN=TOKEN, WEBHOOK_URL="https://example.org/tg/hook", WEBHOOK_SECRET="abc_1"
+    )
+    assert hooked.webhook_path == "/tg/hook"
+
+
+def test_model_must_be_fcn8s_or_tflite() -> None:
+    assert "MODEL" in problem(BOT_TOKEN=TOKEN, MODEL="resnet")
+
+
+def test_every_setting_is_documented_in_env_example() -> None:
+    example = (Path(__file__).parents[2] / ".env.example").read_text(encoding="utf-8")
+    for name, field in Settings.model_fields.items():
+        assert f"{name}=" in example, name
+        assert field.description, name
+
+
+def test_cli_reports_a_missing_token_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = cli_main(
+        ["bot", "--env-file", str(tmp_path / "absent.env")], extra_commands=[add_bot_command]
+    )
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "BOT_TOKEN" in err
+
+
+def test_help_imports_neither_telegram_nor_tensorflow() -> None:
+    probe = (
+        "import sys\n"
+        "from bot.cli import main\n"
+        "for argv in (['stickerbot', '--help'], ['stickerbot', 'bot', '--help']):\n"
+        "    sys.argv = argv\n"
+        "    try:\n"
+        "        main()\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "print(sorted(m for m in ('telegram', 'tensorflow') if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).parents[2],
+    ).stdout
+    assert "stickerbot bot" in out or "{make" in out or "bot" in out
+    assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_env_example_itself_is_valid() -> None:
+    settings = load_settings(Path(__file__).parents[2] / ".env.example")
+    assert settings.WEIGHTS is None
+    assert settings.LISTEN_PORT is None
+    assert settings.WEBHOOK_URL is None

@@ -1,0 +1,162 @@
+"""The journal: admission, states, answers recorded, settings, survival across reopening."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.jobs import Admission, ChatSettings, JobState, Journal, Refusal
+
+
+@pytest.fixture
+async def journal(tmp_path: Path) -> AsyncIterator[Journal]:
+    journal = await Journal.open(tmp_path / "state" / "journal.sqlite3")
+    yield journal
+    await journal.close()
+
+
+async def accept(
+    journal: Journal,
+    message_id: int,
+    *,
+    user_id: int = 1,
+    target: str = "auto",
+    queue_max: int = 10,
+    user_max: int = 3,
+) -> Admission:
+    return await journal.accept(
+        chat_id=user_id,
+        user_id=user_id,
+        message_id=message_id,
+        file_id=f"file-{message_id}",
+        target=target,
+        crf=True,
+        queue_max=queue_max,
+        user_max=user_max,
+    )
+
+
+async def test_accepted_job_is_queued_with_file_id_only(journal: Journal) -> None:
+    admission = await accept(journal, 7)
+    job = admission.job
+    assert job is not None
+    assert admission.refused is None
+    assert not admission.duplicate
+    assert (job.state, job.attempts, job.file_id, job.message_id) == (
+        JobState.QUEUED,
+        0,
+        "file-7",
+        7,
+    )
+    assert await journal.unfinished() == [job]
+
+
+async def test_ahead_counts_unfinished_jobs(journal: Journal) -> None:
+    assert (await accept(journal, 1)).ahead == 0
+    assert (await accept(journal, 2, user_id=2)).ahead == 1
+
+
+async def test_queue_full_and_user_limit(journal: Journal) -> None:
+    assert (await accept(journal, 1, user_id=1, user_max=1)).job is not None
+    assert (await accept(journal, 2, user_id=1, user_max=1)).refused is Refusal.USER_LIMIT
+    assert (await accept(journal, 3, user_id=2, queue_max=1)).refused is Refusal.BUSY
+    assert len(await journal.unfinished()) == 1
+
+
+async def test_finished_jobs_free_their_place(journal: Journal) -> None:
+    first = (await accept(journal, 1, user_max=1)).job
+    assert first is not None
+    await journal.mark_running(first.id)
+    await journal.finish(first.id, JobState.DONE, "sticker", "cat")
+    assert (await accept(journal, 2, user_max=1)).job is not None
+
+
+async def test_a_redelivered_update_is_a_duplicate(journal: Journal) -> None:
+    first = await accept(journal, 5)
+    again = await accept(journal, 5)
+    assert again.duplicate
+    assert again.job == first.job
+    other_class = await accept(journal, 5, target="dog")
+    assert not other_class.duplicate
+
+
+async def test_running_counts_attempts_and_finish_closes(journal: Journal) -> None:
+    job = (await accept(journal, 1)).job
+    assert job is not None
+    await journal.mark_running(job.id)
+    await journal.mark_running(job.id)
+    running = await journal.get(job.id)
+    assert running is not None
+    assert (running.state, running.attempts) == (JobState.RUNNING, 2)
+    await journal.finish(job.id, JobState.FAILED, "internal")
+    closed = await journal.get(job.id)
+    assert closed is not None
+    assert closed.state is JobState.FAILED
+    assert await journal.unfinished() == []
+    with pytest.raises(ValueError, match="done or failed"):
+        await journal.finish(job.id, JobState.RUNNING, "x")
+
+
+async def test_sent_parts_are_recorded(journal: Journal) -> None:
+    job = (await accept(journal, 1)).job
+    assert job is not None
+    assert await journal.sent_parts(job.id) == {}
+    await journal.record_sent(job.id, "document", 99)
+    await journal.record_sent(job.id, "status", None)
+    assert await journal.sent_parts(job.id) == {"document": 99, "status": None}
+
+
+async def test_everything_survives_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite3"
+    journal = await Journal.open(path)
+    job = (await accept(journal, 1)).job
+    assert job is not None
+    await journal.set_status_message(job.id, 42)
+    await journal.mark_running(job.id)
+    await journal.record_sent(job.id, "document", 43)
+    await journal.save_chat_settings(1, ChatSettings(target="dog", crf=False))
+    await journal.close()
+
+    reopened = await Journal.open(path)
+    try:
+        [again] = await reopened.unfinished()
+        assert (again.id, again.state, again.attempts, again.status_message_id) == (
+            job.id,
+            JobState.RUNNING,
+            1,
+            42,
+        )
+        assert await reopened.sent_parts(job.id) == {"document": 43}
+        assert await reopened.chat_settings(1) == ChatSettings(target="dog", crf=False)
+        assert await reopened.chat_settings(2) == ChatSettings()
+    finally:
+        await reopened.close()
+
+
+async def test_prune_forgets_old_finished_jobs_only(journal: Journal) -> None:
+    done = (await accept(journal, 1)).job
+    waiting = (await accept(journal, 2)).job
+    assert done is not None
+    assert waiting is not None
+    await journal.record_sent(done.id, "document", 1)
+    await journal.finish(done.id, JobState.DONE, "sticker", "cat")
+    assert await journal.prune(older_than_s=3600) == 0
+    assert await journal.prune(older_than_s=-1) == 1
+    assert await journal.get(done.id) is None
+    assert await journal.sent_parts(done.id) == {}
+    assert await journal.get(waiting.id) is not None
+
+
+async def test_the_journal_never_holds_image_bytes(journal: Journal) -> None:
+    await accept(journal, 1)
+
+    def columns_of(table: str) -> set[str]:
+        return {row[1] for row in journal._db.execute(f"PRAGMA table_info({table})")}
+
+    def all_columns() -> set[str]:
+        return columns_of("jobs") | columns_of("sent") | columns_of("chat_settings")
+
+    columns = await journal._call(all_columns)
+    assert not any("png" in name or "data" in name or "bytes" in name for name in columns)
