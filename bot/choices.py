@@ -1,4 +1,5 @@
-"""The callback data of the "tap a class" buttons: ``pick:<job id>:<class index>``.
+"""The callback data of the "tap a class" buttons: ``pick:<job id>:<class index>``, and of
+the "Add to my pack" button under a sticker: ``pack:<job id>``.
 
 Telegram allows 1-64 bytes of callback data, far too little for a file_id: the button names
 the job (whose journal row holds the photo's file_id) and the class, by number.
@@ -14,6 +15,9 @@ from segmentation.classes import BACKGROUND, VOC_CLASSES, class_index
 # Telegram's limit on InlineKeyboardButton.callback_data, in bytes.
 MAX_CALLBACK_BYTES = 64
 _PATTERN = re.compile(r"pick:(\d{1,18}):(\d{1,2})")
+# What the pack button's handler answers to (registered before the catch-all "pick" one).
+PACK_PATTERN = r"^pack:"
+_PACK = re.compile(r"pack:(\d{1,18})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,3 +42,17 @@ def decode(data: str | None) -> Choice | None:
     if index == BACKGROUND or index >= len(VOC_CLASSES):
         return None
     return Choice(job_id=int(match.group(1)), target=VOC_CLASSES[index])
+
+
+def encode_pack(job_id: int) -> str:
+    """The "Add to my pack" button of a job's sticker: the job's journal row has the file_id."""
+    data = f"pack:{job_id}"
+    if len(data.encode()) > MAX_CALLBACK_BYTES:  # pragma: no cover - ids have <= 19 digits
+        raise ValueError(f"callback data too long: {data!r}")
+    return data
+
+
+def decode_pack(data: str | None) -> int | None:
+    """The job id a pack button carries, or None for anything we did not produce."""
+    match = _PACK.fullmatch(data or "")
+    return None if match is None else int(match.group(1))

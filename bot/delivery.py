@@ -5,6 +5,9 @@ message; or an explanation). Each part is looked up in the journal before it is 
 recorded right after, and the job is marked finished only when every part is out: a
 restart in the middle resends only what is missing. (A part whose send succeeded but whose
 record did not reach the disk -- a kill in that millisecond -- is the one window left.)
+
+The sticker carries an "Add to my pack" button (:mod:`bot.packs`); the file_ids Telegram gives
+the sent document and sticker are recorded with them, so the button can use them later.
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ class Delivery:
                         filename=f"sticker_{job.id}_{result.target}.png",
                         caption=texts.document_caption(result.target, result.crf),
                         reply_parameters=reply,
+                        reply_markup=None if webp is not None else _pack_button(job),
                     )
                 ),
             )
@@ -72,7 +76,12 @@ class Delivery:
                     job,
                     "sticker",
                     lambda: _message_id(
-                        self._bot.send_sticker(job.chat_id, webp, reply_parameters=reply)
+                        self._bot.send_sticker(
+                            job.chat_id,
+                            webp,
+                            reply_parameters=reply,
+                            reply_markup=_pack_button(job),
+                        )
                     ),
                 )
         except TelegramError as exc:
@@ -119,12 +128,14 @@ class Delivery:
         await self._journal.finish(job.id, state, kind.value, None)
         self._stats.outcome(outcome)
 
-    async def _once(self, job: Job, part: str, send: Callable[[], Awaitable[int | None]]) -> None:
+    async def _once(self, job: Job, part: str, send: Callable[[], Awaitable[_Sent]]) -> None:
         if part in await self._journal.sent_parts(job.id):
             logger.info("job %d: %s already sent before a restart, not again", job.id, part)
             return
-        message_id = await with_retries(send, self._retry, f"sending the {part} of job {job.id}")
-        await self._journal.record_sent(job.id, part, message_id)
+        message_id, file_id = await with_retries(
+            send, self._retry, f"sending the {part} of job {job.id}"
+        )
+        await self._journal.record_sent(job.id, part, message_id, file_id)
 
     async def _status(self, job: Job, text: str) -> None:
         """Edit the "Queued, #N" message; a message gone or unchanged is no failure."""
@@ -145,9 +156,22 @@ class Delivery:
         return ReplyParameters(message_id=job.message_id, allow_sending_without_reply=True)
 
 
-async def _message_id(sent: Awaitable[Message | bool]) -> int | None:
+# A sent part: its message id and, for a file, the file_id Telegram stored it as.
+_Sent = tuple[int | None, str | None]
+
+
+async def _message_id(sent: Awaitable[Message | bool]) -> _Sent:
     result = await sent
-    return result.message_id if isinstance(result, Message) else None
+    if not isinstance(result, Message):
+        return None, None
+    media = result.sticker or result.document
+    return result.message_id, None if media is None else media.file_id
+
+
+def _pack_button(job: Job) -> InlineKeyboardMarkup:
+    """The "Add to my pack" button: under the sticker (or the PNG when there is no preview)."""
+    button = InlineKeyboardButton(texts.ADD_TO_PACK, callback_data=choices.encode_pack(job.id))
+    return InlineKeyboardMarkup([[button]])
 
 
 def _reachable(error: TelegramError) -> bool:

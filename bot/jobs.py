@@ -3,7 +3,8 @@
 A job is written here before the user hears "Queued", and marked finished only after its
 answer went out; every message of an answer is recorded as it is sent, and looked up before
 sending, so a restart resumes unfinished jobs without sending anything twice. The journal
-keeps Telegram's ``file_id``, never the image. Per-chat settings live in the same database.
+keeps Telegram's ``file_id``, never the image. Per-chat settings live in the same database,
+and so do the users' sticker packs (tables here, queries in :mod:`bot.packs`).
 
 States::
 
@@ -31,7 +32,7 @@ from segmentation.classes import AUTO
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # Finished jobs are kept this long: the "tap a class" buttons of a photo work until then.
 RETENTION_SECONDS = 7 * 24 * 3600
 # Waiting for a lock beyond this means something else holds the database: fail loudly.
@@ -60,6 +61,7 @@ CREATE TABLE IF NOT EXISTS sent (
     job_id INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
     part TEXT NOT NULL,                   -- 'document', 'sticker', 'choice', 'error', 'status'
     message_id INTEGER,
+    file_id TEXT,                         -- what Telegram stored the sent file as (schema 2)
     PRIMARY KEY (job_id, part)
 );
 CREATE TABLE IF NOT EXISTS chat_settings (
@@ -68,7 +70,34 @@ CREATE TABLE IF NOT EXISTS chat_settings (
     crf INTEGER NOT NULL,
     updated_at REAL NOT NULL
 );
+-- Sticker sets the bot made for a user (bot.packs): numbered 1, 2, ... as each fills up.
+CREATE TABLE IF NOT EXISTS packs (
+    user_id INTEGER NOT NULL,
+    number INTEGER NOT NULL,
+    name TEXT NOT NULL UNIQUE,            -- the set's name on Telegram (t.me/addstickers/<name>)
+    title TEXT NOT NULL,
+    count INTEGER NOT NULL,               -- stickers in it, as far as the bot knows
+    gone INTEGER NOT NULL DEFAULT 0,      -- deleted by its owner (via @Stickers)
+    created_at REAL NOT NULL,
+    PRIMARY KEY (user_id, number)
+);
+-- Which job's sticker went into which pack: a second press adds nothing. No foreign key:
+-- pruning a job must not forget that its sticker is in a pack.
+CREATE TABLE IF NOT EXISTS pack_stickers (
+    user_id INTEGER NOT NULL,
+    job_id INTEGER NOT NULL,
+    pack_name TEXT NOT NULL,
+    added_at REAL NOT NULL,
+    PRIMARY KEY (user_id, job_id)
+);
+CREATE TABLE IF NOT EXISTS pack_settings (
+    user_id INTEGER PRIMARY KEY,
+    emoji TEXT,                           -- NULL: the emoji of each sticker's class
+    updated_at REAL NOT NULL
+);
 """
+# Schema 1 -> 2: the file_id of sent files (the packs tables are created by _SCHEMA).
+_MIGRATE_TO_2 = "ALTER TABLE sent ADD COLUMN file_id TEXT"
 
 
 class JobState(StrEnum):
@@ -274,15 +303,32 @@ class Journal:
 
         return await self._call(parts)
 
-    async def record_sent(self, job_id: int, part: str, message_id: int | None) -> None:
+    async def record_sent(
+        self, job_id: int, part: str, message_id: int | None, file_id: str | None = None
+    ) -> None:
+        """Remember a sent part; ``file_id`` is the sent file's (to send or use it again)."""
+
         def record() -> None:
             with self._db as db:
                 db.execute(
-                    "INSERT OR REPLACE INTO sent (job_id, part, message_id) VALUES (?, ?, ?)",
-                    (job_id, part, message_id),
+                    "INSERT OR REPLACE INTO sent (job_id, part, message_id, file_id) "
+                    "VALUES (?, ?, ?, ?)",
+                    (job_id, part, message_id, file_id),
                 )
 
         await self._call(record)
+
+    async def sent_files(self, job_id: int) -> dict[str, str]:
+        """The file_ids of this job's sent files: part ('document', 'sticker') -> file_id."""
+
+        def files() -> dict[str, str]:
+            rows = self._db.execute(
+                "SELECT part, file_id FROM sent WHERE job_id = ? AND file_id IS NOT NULL",
+                (job_id,),
+            ).fetchall()
+            return {row["part"]: row["file_id"] for row in rows}
+
+        return await self._call(files)
 
     # --- chat settings ------------------------------------------------------------------------
 
@@ -325,6 +371,11 @@ class Journal:
 
     # --- plumbing -----------------------------------------------------------------------------
 
+    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """``fn(connection)`` on the journal's thread: for stores sharing this database
+        (:mod:`bot.packs`). ``fn`` wraps its writes in ``with connection:``."""
+        return await self._call(lambda: fn(self._db))
+
     @property
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -349,6 +400,8 @@ class Journal:
             )
         with conn:
             conn.executescript(_SCHEMA)
+            if 0 < version < 2:
+                conn.execute(_MIGRATE_TO_2)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         self._conn = conn
 

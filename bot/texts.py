@@ -21,6 +21,8 @@ COMMANDS: Sequence[tuple[str, str]] = (
     ("classes", "The objects I can recognise"),
     ("crf", "Edge refinement: /crf on or /crf off"),
     ("settings", "Your current settings"),
+    ("pack", "Your sticker pack: its link and size"),
+    ("emoji", "The emoji of stickers added to your pack: /emoji 😺"),
     ("stats", "Bot statistics (admins only)"),
 )
 
@@ -52,7 +54,9 @@ def help_text(target: str, crf: bool, max_bytes: int) -> str:
         "/class NAME: what to cut out (cat, dog, person... or auto for the largest object)\n"
         "/classes: everything I can recognise\n"
         "/crf on|off: edge refinement\n"
-        "/settings: your settings\n\n" + settings_line(target, crf)
+        "/settings: your settings\n"
+        '/pack: your sticker pack (tap "Add to my pack" under a sticker)\n'
+        "/emoji 😺: the emoji of the stickers you add next\n\n" + settings_line(target, crf)
     )
 
 
@@ -195,3 +199,79 @@ def stats_report(
     if not latencies:
         lines.append("  no jobs yet")
     return "\n".join(lines)
+
+
+# --- sticker packs --------------------------------------------------------------------------
+
+ADD_TO_PACK = "Add to my pack"
+PACK_EXPIRED = "That sticker is no longer available. Send the photo again to make it anew."
+PACK_FAILED = "Telegram wouldn't add this sticker to your pack, sorry. Please try again later."
+PACK_UNREACHABLE = "I couldn't reach Telegram just now. Please tap the button again in a minute."
+NO_PACK = 'You have no sticker pack yet: tap "Add to my pack" under a sticker I made.'
+
+
+def _stickers(count: int) -> str:
+    return f"{count} sticker{'' if count == 1 else 's'}"
+
+
+def pack_created(link: str) -> str:
+    return f"I made you a sticker pack with this sticker: {link}"
+
+
+def pack_added(link: str, count: int) -> str:
+    return f"Added to your pack ({_stickers(count)}): {link}"
+
+
+def pack_started_next(full_link: str, link: str, limit: int) -> str:
+    return (
+        f"Your pack {full_link} is full ({limit} stickers), so I started a new one "
+        f"with this sticker: {link}"
+    )
+
+
+def pack_already(link: str) -> str:
+    return f"This sticker is already in your pack: {link}"
+
+
+def pack_not_started(bot_username: str) -> str:
+    return (
+        "Telegram lets me make a sticker pack for you only once you have started a private "
+        f"chat with me: open https://t.me/{bot_username}, press Start, then tap the button again."
+    )
+
+
+def pack_flood(seconds: float) -> str:
+    wait = max(1, round(seconds))
+    return (
+        f"Telegram asks me to slow down with sticker packs. Please tap the button again in "
+        f"{wait} second{'' if wait == 1 else 's'}."
+    )
+
+
+def packs_list(packs: Sequence[tuple[str, int]]) -> str:
+    """``/pack``: each (link, count), the pack being filled last."""
+    if not packs:
+        return NO_PACK
+    if len(packs) == 1:
+        link, count = packs[0]
+        return f"Your sticker pack ({_stickers(count)}): {link}"
+    lines = [f"• {link} ({_stickers(count)})" for link, count in packs]
+    return "Your sticker packs:\n" + "\n".join(lines)
+
+
+EMOJI_INVALID = "That isn't an emoji I can use. Send one emoji, e.g. /emoji 😺, or /emoji auto."
+
+
+def emoji_show(emoji: str | None) -> str:
+    if emoji is None:
+        return (
+            "Stickers you add to your pack get the emoji of their object (cat 🐱, dog 🐶, "
+            "person 🙂...). Choose one for all of them with /emoji 😺."
+        )
+    return f"Stickers you add to your pack get {emoji}. /emoji auto: each object's own emoji."
+
+
+def emoji_set(emoji: str | None) -> str:
+    if emoji is None:
+        return "OK: stickers you add get the emoji of their object again (cat 🐱, dog 🐶...)."
+    return f"OK: the stickers you add next get {emoji}."

@@ -29,13 +29,25 @@ from tests.bot.emulator.media import (
 )
 from tests.bot.emulator.messages import MAX_CAPTION, formatted, prepare_send
 from tests.bot.emulator.params import FileInput, Params
-from tests.bot.emulator.records import JSON, bad_request
+from tests.bot.emulator.records import JSON, ApiError, bad_request
 from tests.bot.emulator.registry import api_method
 from tests.bot.emulator.state import EmulatorState
 
 logger = logging.getLogger(__name__)
 
-MAX_SET_STICKERS = 120
+# Sticker-set rules, from the Bot API (createNewStickerSet, addStickerToSet, InputSticker,
+# uploadStickerFile) and core.telegram.org/stickers; error texts as the Bot API server words
+# them (telegram-bot-api's Client.cpp maps PACK_SHORT_NAME_INVALID and _OCCUPIED to the two
+# sentences below; other RPC errors such as PEER_ID_INVALID pass through upper-case).
+MAX_SET_STICKERS = 120  # static (and regular) sets
+MAX_INITIAL_STICKERS = 50  # createNewStickerSet's list
+MAX_SET_NAME = 64
+MAX_STATIC_STICKER_BYTES = 512 * 1024
+STICKER_SIDE = 512
+MAX_EMOJI = 20
+INVALID_SET_NAME = "invalid sticker set name is specified"
+NAME_OCCUPIED = "sticker set name is already occupied"
+_SET_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 
 def existing_file(state: EmulatorState, ref: FileInput, kind: str) -> StoredFile:
@@ -184,9 +196,12 @@ def _sticker_source(state: EmulatorState, params: Params, value: Any) -> bytes:
 
 
 def _check_static_sticker(data: bytes) -> None:
-    """Sticker-set rules for static stickers: WEBP/PNG, one side 512 px, neither above."""
+    """Sticker-set rules for static stickers: WEBP/PNG, at most 512 KB, one side 512 px and
+    neither above."""
     if data[:2] == b"\x1f\x8b" or data[:4] == b"\x1a\x45\xdf\xa3":
         raise bad_request("can't parse InputSticker: wrong sticker format specified")
+    if len(data) > MAX_STATIC_STICKER_BYTES:
+        raise bad_request("file is too big")
     try:
         with Image.open(io.BytesIO(data)) as image:
             size, fmt = image.size, image.format
@@ -194,7 +209,7 @@ def _check_static_sticker(data: bytes) -> None:
         raise bad_request("IMAGE_PROCESS_FAILED") from exc
     if fmt not in ("WEBP", "PNG"):
         raise bad_request("STICKER_PNG_NOPNG")
-    if max(size) != 512:
+    if max(size) != STICKER_SIDE:
         raise bad_request("STICKER_PNG_DIMENSIONS")
 
 
@@ -205,7 +220,9 @@ def _input_sticker(state: EmulatorState, params: Params, item: Any, set_name: st
     if sticker_format not in ("static", "animated", "video"):
         raise bad_request("can't parse InputSticker: wrong sticker format specified")
     emoji_list = item.get("emoji_list")
-    if not isinstance(emoji_list, list) or not 1 <= len(emoji_list) <= 20:
+    if not isinstance(emoji_list, list) or not 1 <= len(emoji_list) <= MAX_EMOJI:
+        raise bad_request("invalid sticker emojis")
+    if not all(_looks_like_emoji(emoji) for emoji in emoji_list):
         raise bad_request("invalid sticker emojis")
     data = _sticker_source(state, params, item.get("sticker"))
     if sticker_format == "static":
@@ -220,18 +237,55 @@ def _sticker_set(state: EmulatorState, params: Params) -> JSON:
     return found
 
 
+def _looks_like_emoji(value: Any) -> bool:
+    """Roughly Telegram's check: a short non-empty string without letters, digits or spaces
+    (``"cat"`` fails, ``"🐱"`` and ``"❤️"`` pass; keycaps such as ``1️⃣`` are allowed)."""
+    if not isinstance(value, str) or not 1 <= len(value) <= 16:
+        return False
+    if value[0] in "0123456789#*" and value.endswith("\u20e3"):
+        return True
+    return not any(c.isspace() or (c.isascii() and c.isalnum()) for c in value)
+
+
 def _known_user(state: EmulatorState, params: Params) -> int:
+    """The owner of a sticker set (or file): a user Telegram knows who started the bot.
+
+    A user the bot never saw: ``user not found``; the bot itself: ``USER_IS_BOT``; a user who
+    only met the bot in a group, never in a private chat: ``PEER_ID_INVALID`` (bots may make
+    packs only for users who started them).
+    """
     user_id = params.req_int("user_id", "user not found")
+    if user_id == state.bot_user["id"]:
+        raise bad_request("USER_IS_BOT")
     if user_id not in state.users:
         raise bad_request("user not found")
+    private = state.chats.get(user_id)
+    if private is None or private.get("type") != "private":
+        raise bad_request("PEER_ID_INVALID")
     return user_id
+
+
+def valid_set_name(name: str, bot_username: str) -> bool:
+    """createNewStickerSet's name rule: 1-64 English letters, digits and underscores, starting
+    with a letter, no two underscores in a row, ending in ``_by_<bot username>`` (any case)."""
+    return (
+        1 <= len(name) <= MAX_SET_NAME
+        and _SET_NAME.fullmatch(name) is not None
+        and "__" not in name
+        and name.lower().endswith(f"_by_{bot_username}".lower())
+    )
 
 
 @api_method("uploadStickerFile")
 def upload_sticker_file(state: EmulatorState, params: Params) -> JSON:
     """Store a sticker file for later use in sticker sets; returns a File."""
     _known_user(state, params)
+    sticker_format = params.opt_str("sticker_format")
+    if sticker_format not in ("static", "animated", "video"):
+        raise bad_request("wrong sticker format specified")
     data = _sticker_source(state, params, params.values.get("sticker") or "attach://sticker")
+    if sticker_format == "static":
+        _check_static_sticker(data)
     sticker = make_sticker(state.files, data)
     stored = state.files.get(sticker["file_id"])
     assert stored is not None
@@ -240,20 +294,24 @@ def upload_sticker_file(state: EmulatorState, params: Params) -> JSON:
 
 @api_method("createNewStickerSet")
 def create_new_sticker_set(state: EmulatorState, params: Params) -> bool:
-    """Create a set named ``..._by_<bot username>`` owned by a user who talked to the bot."""
+    """Create a set named ``..._by_<bot username>`` owned by a user who started the bot.
+
+    A name of a set deleted in this session answers like Telegram does for a while after a
+    deletion: 500 ``created sticker set not found``.
+    """
     owner = _known_user(state, params)
     name = params.opt_str("name") or ""
-    suffix = f"_by_{state.bot_user['username']}".lower()
-    valid = re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,63}", name) and "__" not in name
-    if not valid or not name.lower().endswith(suffix):
-        raise bad_request("invalid sticker set name is specified")
+    if not valid_set_name(name, state.bot_user["username"]):
+        raise bad_request(INVALID_SET_NAME)
     if name.lower() in state.sticker_sets:
-        raise bad_request("sticker set name is already occupied")
+        raise bad_request(NAME_OCCUPIED)
+    if name.lower() in state.deleted_sticker_sets:
+        raise ApiError(500, "Internal Server Error: created sticker set not found")
     title = params.opt_str("title") or ""
     if not 1 <= len(title) <= 64:
         raise bad_request("STICKERSET_TITLE_INVALID")
     items = params.opt_list("stickers") or []
-    if not 1 <= len(items) <= 50:
+    if not 1 <= len(items) <= MAX_INITIAL_STICKERS:
         raise bad_request("can't parse stickers JSON object")
     stickers = [_input_sticker(state, params, item, name) for item in items]
     state.sticker_sets[name.lower()] = {
@@ -302,6 +360,7 @@ def delete_sticker_set(state: EmulatorState, params: Params) -> bool:
     """Delete a whole set."""
     found = _sticker_set(state, params)
     del state.sticker_sets[found["name"].lower()]
+    state.deleted_sticker_sets.add(found["name"].lower())
     return True
 
 

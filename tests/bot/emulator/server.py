@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import functools
+import io
 import json
 import logging
 import re
@@ -18,9 +19,12 @@ from typing import Self
 
 import aiohttp
 from aiohttp import web
+from PIL import Image
 
 # Importing the method modules registers their methods in METHODS.
 from tests.bot.emulator import media_methods, messages, service  # noqa: F401
+from tests.bot.emulator.media import make_sticker
+from tests.bot.emulator.media_methods import STICKER_SIDE
 from tests.bot.emulator.params import Params, read_request
 from tests.bot.emulator.records import (
     JSON,
@@ -409,6 +413,29 @@ class BotApiEmulator(UserActions):
         """A sticker set the bot created (``name``, ``title``, ``stickers`` ...), if any."""
         found = self._state.sticker_sets.get(name.lower())
         return copy.deepcopy(found) if found is not None else None
+
+    def seed_sticker_set(self, name: str, owner: int, count: int, title: str = "Seeded") -> None:
+        """Make a static set of ``count`` stickers as if the bot had filled it (no calls are
+        recorded), e.g. a full pack of 120 without 120 requests."""
+        image = io.BytesIO()
+        # One side 512 px, the other tiny: a valid static sticker that is cheap to store.
+        Image.new("RGBA", (STICKER_SIDE, 2), (255, 0, 0, 255)).save(image, format="WEBP")
+        stickers = [
+            make_sticker(self._state.files, image.getvalue(), emoji="⭐", set_name=name)
+            for _ in range(count)
+        ]
+        self._state.sticker_sets[name.lower()] = {
+            "name": name,
+            "title": title,
+            "sticker_type": "regular",
+            "stickers": stickers,
+            "owner": owner,
+        }
+
+    def owner_deletes_sticker_set(self, name: str) -> None:
+        """The set's owner deletes it (with @Stickers): later calls get STICKERSET_INVALID."""
+        del self._state.sticker_sets[name.lower()]
+        self._state.deleted_sticker_sets.add(name.lower())
 
     def bot_commands(self, language_code: str = "", scope: JSON | None = None) -> list[JSON]:
         """The commands set with setMyCommands for a scope and language."""

@@ -101,6 +101,8 @@ class EmulatorState:
         self.settings = BotSettings()
         #: Sticker sets by lower-cased name: ``name``, ``title``, ``sticker_type``, ``stickers``.
         self.sticker_sets: dict[str, JSON] = {}
+        #: Lower-cased names of sets deleted with deleteStickerSet (not reusable for a while).
+        self.deleted_sticker_sets: set[str] = set()
         self.updates: list[JSON] = []
         self.allowed_updates: frozenset[str] = DEFAULT_ALLOWED_UPDATES
         self.webhook: Webhook | None = None
