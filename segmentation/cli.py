@@ -95,6 +95,7 @@ def build_parser(extra_commands: Sequence[CommandAdder] = ()) -> argparse.Argume
     _add_make(commands)
     _add_classes(commands)
     _add_weights(commands)
+    _add_export(commands)
     for add in extra_commands:
         add(commands)
     return parser
@@ -140,6 +141,11 @@ def _add_make(commands: Any) -> None:
     )
     make.add_argument("--weights", type=Path, help="FCN-8s .weights.h5 (default: in the cache)")
     make.add_argument("--cache-dir", type=Path, help="weights cache (default ~/.cache/stickerbot)")
+    _add_precision(
+        make,
+        "FCN-8s precision: fp32 (Keras, default, most accurate) or a TFLite "
+        "export made by `stickerbot export` (int8-dynamic is the fastest on CPU)",
+    )
     make.add_argument(
         "--mask-out",
         type=Path,
@@ -196,7 +202,9 @@ def _run_make(args: argparse.Namespace) -> int:
     from segmentation.pipeline import make_sticker
     from segmentation.segmenter import load_segmenter
 
-    segmenter = load_segmenter(args.model, weights=args.weights, cache_dir=args.cache_dir)
+    segmenter = load_segmenter(
+        args.model, weights=args.weights, cache_dir=args.cache_dir, precision=args.precision
+    )
     options = StickerOptions(
         target=target,
         crf=args.crf,
@@ -292,4 +300,63 @@ def _run_import(args: argparse.Namespace) -> int:
 
     path = import_checkpoint(args.checkpoint, weights_path(args.cache_dir))
     print(f"wrote:    {path}")
+    return EXIT_OK
+
+
+# --- export -----------------------------------------------------------------------------------
+
+
+def _add_precision(parser: Any, text: str, *, default: str | None = "fp32") -> None:
+    """``--precision``; segmentation.export is imported for its names only (no TensorFlow)."""
+    from segmentation.export import PRECISIONS
+
+    parser.add_argument(
+        "--precision", choices=PRECISIONS, default=default, required=default is None, help=text
+    )
+
+
+def _add_export(commands: Any) -> None:
+    export = commands.add_parser(
+        "export",
+        help="export FCN-8s to TFLite (float16, int8, ...) for faster inference",
+        description="Convert the imported FCN-8s weights to TFLite files in the cache, one per "
+        "input shape bucket; `stickerbot make --precision P` then uses them. int8 calibrates "
+        "its activation ranges on real photos (default: scikit-image's).",
+    )
+    _add_precision(export, "precision of the export", default=None)
+    export.add_argument("--weights", type=Path, help="FCN-8s .weights.h5 (default: in the cache)")
+    export.add_argument("--cache-dir", type=Path, help="default ~/.cache/stickerbot")
+    export.add_argument(
+        "--calibration",
+        type=Path,
+        nargs="+",
+        metavar="PHOTO",
+        help="int8: photos to calibrate on (default: scikit-image's real photos)",
+    )
+    export.set_defaults(handler=_run_export)
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from segmentation.export import INT8, default_calibration_photos, export
+    from segmentation.image import load_image
+    from segmentation.weights import default_cache_dir, load_fcn8s
+
+    calibration = []
+    if args.precision == INT8:
+        if args.calibration:
+            for path in args.calibration:
+                try:
+                    calibration.append(load_image(path.read_bytes()))
+                except OSError as exc:
+                    print(
+                        f"stickerbot export: error: cannot read {path}: {exc.strerror}",
+                        file=sys.stderr,
+                    )
+                    return EXIT_USAGE
+        else:
+            calibration = default_calibration_photos()
+    model = load_fcn8s(weights=args.weights, cache_dir=args.cache_dir)
+    cache = args.cache_dir or default_cache_dir()
+    for path in export(model, cache, args.precision, calibration=calibration):
+        print(f"wrote:    {path}")
     return EXIT_OK

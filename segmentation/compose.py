@@ -60,14 +60,17 @@ _QUANTIZER: Final = (
 WEBP_QUALITY: Final = 90
 # Lower qualities tried, in this order, when a WEBP exceeds the size limit.
 WEBP_FALLBACK_QUALITIES: Final[tuple[int, ...]] = (75, 60, 40, 20)
-# libwebp effort 0..6. Measured on a 512 px photo sticker: 6 is 10x slower than the default 4
-# (0.6 s vs 0.06 s) for files under 1 % smaller.
-WEBP_METHOD: Final = 4
+# libwebp effort 0..6. Measured on a 512 px photo sticker (python -m bench's photos): 4 takes
+# 2x the time of 2 (26 ms vs 13 ms) for a file 3 % smaller, 6 is 10x slower than 4; the
+# sticker is far below the size limit either way, so the cheap effort wins.
+WEBP_METHOD: Final = 2
 
-# zlib level of the first, lossless PNG attempt. Level 9 (Pillow's optimize=True) costs about
-# 6x the time (0.7 s vs 0.1 s on a 512 px photo) for files about 4 % smaller, so it is only
-# tried when the fast file is over the limit, before giving up on lossless.
-PNG_FAST_COMPRESS_LEVEL: Final = 6
+# zlib level of the first, lossless PNG attempt. Measured on a 512 px photo sticker: level 1
+# takes 19 ms for 346 KB, level 6 110 ms for 307 KB (12 % smaller, 6x the time), level 9
+# (Pillow's optimize=True) ~0.7 s. Only the 512 KB limit matters, so the fast level goes
+# first and level 9 is only tried when its file is over the limit, before giving up on
+# lossless.
+PNG_FAST_COMPRESS_LEVEL: Final = 1
 
 
 def sticker_margin(style: ContourStyle) -> int:
@@ -137,7 +140,7 @@ def compose_sticker(
 def encode_png(rgba: npt.NDArray[np.uint8], max_bytes: int = MAX_STICKER_PNG_BYTES) -> bytes:
     """Encode ``rgba`` as an optimized PNG of at most ``max_bytes``.
 
-    Lossless RGBA when it fits (zlib level 6, then 9); otherwise a palette PNG (alpha kept
+    Lossless RGBA when it fits (zlib level 1, then 9); otherwise a palette PNG (alpha kept
     in its tRNS chunk) with as many colours of :data:`PNG_PALETTE_SIZES` as fit. Raises
     :class:`StickerError` when even the smallest palette is too big.
     """

@@ -17,12 +17,15 @@ symmetric normalisation (pydensecrf's defaults, named explicitly here).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import math
 from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 import pydensecrf.densecrf as dcrf
+from PIL import Image
 from pydensecrf.utils import unary_from_softmax
 
 from segmentation.options import CrfParams
@@ -40,6 +43,18 @@ OBJECT_THRESHOLD: Final = 0.5
 # as the default argument is safe).
 DEFAULT_CRF_PARAMS: Final = CrfParams()
 
+# refine() runs the CRF of a region larger than this many pixels at a reduced resolution
+# (both kernels' ``sxy`` scaled with it, so they span the same part of the photo) and
+# upsamples the result. pydensecrf's time is linear in pixels (lattice build + 5 iterations,
+# single-threaded); at 100k a 512 px photo's region is shrunk at most ~1.6x per side, which
+# measured (python -m bench) 3.5x faster than the seed's CRF at the mask IoUs it reports.
+MAX_CRF_PIXELS: Final = 100_000
+
+# Resampling of the shrunk region: the photo with a box filter (an exact average, cheap, no
+# ringing across colour edges), the probability and the CRF's result bilinearly.
+_PHOTO_SHRINK: Final = Image.Resampling.BOX
+_PROB_RESAMPLE: Final = Image.Resampling.BILINEAR
+
 # Labels of the two-label CRF in refine().
 _REST, _TARGET = 0, 1
 
@@ -51,27 +66,47 @@ def refine(
     rgb: npt.NDArray[np.uint8],
     prob: npt.NDArray[np.floating],
     params: CrfParams = DEFAULT_CRF_PARAMS,
+    *,
+    max_pixels: int | None = MAX_CRF_PIXELS,
 ) -> npt.NDArray[np.float32]:
     """Refine the target probability map ``prob`` (``H x W``) against the photo ``rgb``.
 
     The CRF runs over the bounding box of ``prob > 0.5`` grown on each side by
     ``params.margin`` of the box's size (at least ``params.min_margin_px``), clipped to the
-    image. Returns the refined target probability (``H x W`` ``float32``); outside the
-    region, and everywhere when no pixel exceeds 0.5, it is ``prob`` unchanged.
+    image. A region of more than ``max_pixels`` pixels is shrunk to about that many for the
+    CRF (``None``: never), with the kernels' spatial widths scaled alike, and its result
+    upsampled back. Returns the refined target probability (``H x W`` ``float32``); outside
+    the region, and everywhere when no pixel exceeds 0.5, it is ``prob`` unchanged.
     """
     _check_image(rgb)
     if prob.shape != rgb.shape[:2]:
         raise ValueError(f"prob has shape {prob.shape}, expected {rgb.shape[:2]}")
+    if max_pixels is not None and max_pixels < 1:
+        raise ValueError(f"max_pixels must be positive, got {max_pixels}")
     result = np.array(prob, dtype=np.float32, copy=True)
     box = object_region(prob, params)
     if box is None:
         return result
     top, bottom, left, right = box
-    target = np.clip(result[top:bottom, left:right], PROB_EPS, 1.0 - PROB_EPS)
-    probs = np.stack([1.0 - target, target])
-    q = _infer(rgb[top:bottom, left:right], probs, params)
-    result[top:bottom, left:right] = q[_TARGET]
-    logger.debug("CRF refined region %s of a %s image", box, rgb.shape[:2])
+    height, width = bottom - top, right - left
+    region_rgb = rgb[top:bottom, left:right]
+    region_prob = result[top:bottom, left:right]
+    factor = 1.0 if max_pixels is None else math.sqrt(height * width / max_pixels)
+    if factor > 1.0:
+        small = (max(1, round(width / factor)), max(1, round(height / factor)))
+        region_rgb = np.asarray(Image.fromarray(region_rgb).resize(small, _PHOTO_SHRINK))
+        region_prob = np.asarray(Image.fromarray(region_prob).resize(small, _PROB_RESAMPLE))
+        params = dataclasses.replace(
+            params,
+            gaussian_sxy=params.gaussian_sxy / factor,
+            bilateral_sxy=params.bilateral_sxy / factor,
+        )
+    target = np.clip(region_prob, PROB_EPS, 1.0 - PROB_EPS)
+    q = _infer(region_rgb, np.stack([1.0 - target, target]), params)[_TARGET]
+    if factor > 1.0:
+        q = np.asarray(Image.fromarray(q).resize((width, height), _PROB_RESAMPLE))
+    result[top:bottom, left:right] = q
+    logger.debug("CRF refined region %s of a %s image (shrunk %.2fx)", box, rgb.shape[:2], factor)
     return result
 
 

@@ -60,7 +60,19 @@ _WIDE_GREY_MODES: Final = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I"})
 
 # Exceptions Pillow raises on corrupt or truncated data (OSError covers "image file is
 # truncated" and UnidentifiedImageError; the others come from malformed headers/chunks).
-_DECODE_ERRORS: Final = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError)
+# Pillow *warns* about some damage ("Corrupt EXIF data" in a TIFF header or a JPEG's EXIF);
+# where the warnings filter turns warnings into errors (``-W error``, the test suite), that
+# warning is raised and is one more decoding failure (the decompression-bomb warning is
+# caught before these, in _open).
+_DECODE_ERRORS: Final = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    struct.error,
+    IndexError,
+    Warning,
+)
 
 # How many leading bytes an error message quotes, to show what a non-image actually was.
 _PREVIEW_BYTES: Final = 16

@@ -74,6 +74,48 @@ def test_missing_fcn8s_weights_say_how_to_get_them(
     assert "stickerbot weights download" in err
 
 
+def test_make_at_a_precision_without_an_export_says_how_to_export(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = cli.main(
+        ["make", "skimage:chelsea", "--cache-dir", str(tmp_path), "--precision", "int8-dynamic"]
+    )
+    assert code == cli.EXIT_MODEL
+    assert "stickerbot export --precision int8-dynamic" in capsys.readouterr().err
+
+
+def test_export_needs_a_known_precision_and_the_weights(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["export", "--precision", "int4"])
+    assert "invalid choice: 'int4'" in capsys.readouterr().err
+    code = cli.main(["export", "--precision", "int8-dynamic", "--cache-dir", str(tmp_path)])
+    assert code == cli.EXIT_MODEL
+    assert "stickerbot weights download" in capsys.readouterr().err
+
+
+def test_export_writes_files_that_make_uses(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`export` converts the cached weights per bucket; `make --precision` then runs them."""
+    from segmentation import export
+    from segmentation.fcn8s import Fcn8sConfig, build_fcn8s
+    from tests.segmentation.checkpoints import TINY_FC_UNITS, TINY_WIDTHS
+
+    tiny = build_fcn8s(config=Fcn8sConfig(widths=TINY_WIDTHS, fc_units=TINY_FC_UNITS))
+    monkeypatch.setattr("segmentation.weights.load_fcn8s", lambda **_: tiny)
+    real_export = export.export
+    monkeypatch.setattr(
+        export, "export", lambda *a, **k: real_export(*a, **{**k, "buckets": [(64, 96)]})
+    )
+    code = cli.main(["export", "--precision", "int8-dynamic", "--cache-dir", str(tmp_path)])
+    assert code == 0
+    written = tmp_path / "fcn8s_voc2012.int8-dynamic.64x96.tflite"
+    assert f"wrote:    {written}" in capsys.readouterr().out
+    assert written.stat().st_size > 0
+
+
 @pytest.mark.slow
 def test_make_with_real_model_writes_everything(
     deeplab_model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 from skimage.filters import gaussian
 
+from segmentation import crf
 from segmentation.crf import object_region, refine, refine_full
 from segmentation.options import CrfParams
 
@@ -95,6 +96,47 @@ def test_refine_leaves_everything_outside_the_region_unchanged(
     assert outside.any()
     np.testing.assert_array_equal(refined[outside], prob[outside])
     assert not np.array_equal(refined[~outside], prob[~outside])
+
+
+def test_a_large_region_runs_shrunk_and_matches_the_full_resolution_crf(
+    red_square: tuple[np.ndarray, np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rgb, truth = red_square
+    prob = _coarse(truth)
+    region = object_region(prob)
+    assert region is not None
+    region_pixels = (region[1] - region[0]) * (region[3] - region[2])
+    seen: list[tuple[tuple[int, ...], float, float]] = []
+    infer = crf._infer
+
+    def spy(rgb: np.ndarray, probs: np.ndarray, params: CrfParams) -> np.ndarray:
+        seen.append((rgb.shape, params.gaussian_sxy, params.bilateral_sxy))
+        return infer(rgb, probs, params)
+
+    monkeypatch.setattr(crf, "_infer", spy)
+    full = refine(rgb, prob, max_pixels=None)
+    shrunk = refine(rgb, prob, max_pixels=region_pixels // 4)
+
+    (full_shape, *full_sxy), (small_shape, *small_sxy) = seen
+    assert full_shape[0] * full_shape[1] == region_pixels
+    # Half the side (a quarter of the pixels), and the kernels' widths halved with it.
+    assert small_shape[0] == pytest.approx(full_shape[0] / 2, abs=1)
+    assert small_shape[1] == pytest.approx(full_shape[1] / 2, abs=1)
+    np.testing.assert_allclose(small_sxy, np.array(full_sxy) / 2, rtol=0.01)
+    assert shrunk.shape == prob.shape
+    assert shrunk.dtype == np.float32
+    assert _iou(shrunk > 0.5, full > 0.5) > 0.95
+    assert _iou(shrunk > 0.5, truth) > 0.93
+
+
+def test_a_small_region_runs_at_full_resolution(
+    red_square: tuple[np.ndarray, np.ndarray],
+) -> None:
+    rgb, truth = red_square
+    prob = _coarse(truth)
+    np.testing.assert_array_equal(refine(rgb, prob), refine(rgb, prob, max_pixels=None))
+    with pytest.raises(ValueError, match="max_pixels"):
+        refine(rgb, prob, max_pixels=0)
 
 
 def test_object_region_grows_the_box_by_the_margin_and_clips() -> None:

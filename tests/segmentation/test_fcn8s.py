@@ -17,13 +17,16 @@ from segmentation.fcn8s import (
     NETWORK_STRIDE,
     SEED_CONFIG,
     VGG_MEANS,
+    WARMUP_BUCKETS,
     Fcn8sConfig,
     bilinear_kernel,
+    bucket_shape,
     build_fcn8s,
     conv_specs,
     logits,
     pad_to_multiple,
     preprocess,
+    probabilities,
 )
 from tests.segmentation.checkpoints import MEANS, TINY_FC_UNITS, TINY_WIDTHS, tent_kernel
 
@@ -155,6 +158,51 @@ def test_logits_pads_with_the_mean_colour_and_crops(tiny_model: keras.Model) -> 
     padded[:, :100, :37] = rgb
     expected = np.asarray(tiny_model(padded - MEANS))[:, :100, :37]
     np.testing.assert_allclose(logits(tiny_model, rgb), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_bucket_shape_rounds_each_side_up_to_the_step() -> None:
+    assert bucket_shape(512, 341) == (512, 384)
+    assert bucket_shape(300, 451) == (384, 512)
+    assert bucket_shape(512, 512) == (512, 512)
+    assert bucket_shape(1, 129) == (128, 256)
+    assert bucket_shape(33, 65, NETWORK_STRIDE) == (64, 96)
+    assert all(bucket_shape(*shape) == shape for shape in WARMUP_BUCKETS)
+    with pytest.raises(ValueError, match="empty"):
+        bucket_shape(0, 5)
+    with pytest.raises(ValueError, match="multiple of 32"):
+        bucket_shape(5, 5, step=48)
+
+
+def test_logits_pad_to_a_bucket_with_the_mean_colour(tiny_model: keras.Model) -> None:
+    rgb = np.random.default_rng(2).integers(0, 256, (1, 50, 70, 3), dtype=np.uint8)
+    padded = np.broadcast_to(MEANS, (1, 128, 96, 3)).copy()
+    padded[:, :50, :70] = rgb
+    expected = np.asarray(tiny_model(padded - MEANS))[:, :50, :70]
+    got = logits(tiny_model, rgb, pad_to=(128, 96))
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="cannot pad 50x70 to"):
+        logits(tiny_model, rgb, pad_to=(32, 96))
+    with pytest.raises(ValueError, match="multiples of 32"):
+        logits(tiny_model, rgb, pad_to=(64, 80))
+
+
+def test_probabilities_are_the_softmax_of_the_logits(tiny_model: keras.Model) -> None:
+    rgb = np.random.default_rng(3).integers(0, 256, (1, 40, 60, 3), dtype=np.uint8)
+    scores = np.asarray(logits(tiny_model, rgb, pad_to=(64, 64)), np.float64)
+    expected = np.exp(scores - scores.max(-1, keepdims=True))
+    expected /= expected.sum(-1, keepdims=True)
+    got = np.asarray(probabilities(tiny_model, rgb, pad_to=(64, 64)))
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_bucketed_calls_trace_once() -> None:
+    from segmentation.fcn8s import _forward_fn
+
+    model = build_fcn8s(3, config=TINY)
+    for shape, bucket in [((40, 50), (64, 64)), ((64, 64), (64, 64)), ((10, 90), (32, 96))]:
+        probabilities(model, np.zeros((1, *shape, 3), np.uint8), pad_to=bucket)
+    compiled: Any = _forward_fn(model, probabilities=True)
+    assert compiled.experimental_get_tracing_count() == 1
 
 
 def test_logits_traces_once_for_all_sizes() -> None:

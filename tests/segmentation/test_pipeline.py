@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from PIL import Image
@@ -203,3 +203,27 @@ def test_real_model_person_mask_iou(deeplab: object, shared_fixtures: Path) -> N
         (folder / "image.jpg").read_bytes(), deeplab, StickerOptions(target="person")
     )  # type: ignore[arg-type]
     assert _iou(sticker.mask, label == 15, ignore=label == 255) >= 0.80
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    width=st.integers(1, 12_000),
+    height=st.integers(1, 12_000),
+    box=st.tuples(st.floats(0, 1), st.floats(0, 1), st.floats(0, 1), st.floats(0, 1)),
+    crf=st.booleans(),
+)
+def test_any_shape_gives_a_sticker_or_no_object(
+    width: int, height: int, box: tuple[float, float, float, float], crf: bool
+) -> None:
+    """1x1, 10000x10, 10x10000 and everything between: a 512x512 sticker or NoObjectFound,
+    never a crash in resizing, the CRF or compose."""
+    height = max(1, min(height, 200_000 // width))  # keeps each example fast
+    rgb = np.full((height, width, 3), 128, np.uint8)
+    top, left = int(box[0] * height), int(box[1] * width)
+    rgb[top : top + 1 + int(box[2] * height), left : left + 1 + int(box[3] * width)] = (230, 30, 30)
+    try:
+        sticker = make_sticker(encode(rgb, "PNG"), ColourSegmenter(), StickerOptions(crf=crf))
+    except NoObjectFound:
+        return
+    assert _rgba(sticker.png).shape == (512, 512, 4)
+    assert sticker.mask.shape == (height, width)

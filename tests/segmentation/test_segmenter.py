@@ -15,6 +15,7 @@ from segmentation.segmenter import (
     TFLiteSegmenter,
     labels_to_probabilities,
     load_segmenter,
+    quantized_softmax,
     softmax,
 )
 
@@ -28,6 +29,29 @@ def test_softmax_is_a_distribution() -> None:
     np.testing.assert_allclose(probs.sum(-1), 1.0, rtol=1e-6)
     assert probs[0, 0] == pytest.approx(1.0)
     np.testing.assert_allclose(probs[1], 1 / 3, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8])
+def test_quantized_softmax_equals_softmax_of_the_dequantized_scores(dtype: type) -> None:
+    info = np.iinfo(dtype)
+    codes = np.random.default_rng(0).integers(info.min, info.max + 1, (7, 9, NUM_CLASSES))
+    codes[0, 0] = info.min  # all at the bottom of the range: still a distribution
+    codes[0, 1] = info.max
+    values = codes.astype(dtype)
+    scale, zero_point = 0.2015, 36
+    expected = softmax((values.astype(np.float32) - zero_point) * np.float32(scale))
+    got = quantized_softmax(values, (scale, zero_point))
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(got[0, 0], 1 / NUM_CLASSES, rtol=1e-5)
+
+
+def test_quantized_softmax_falls_back_beyond_the_table_range() -> None:
+    values = np.array([[0, 255, 128]], np.uint8)
+    wide = quantized_softmax(values, (1.0, 0))  # exp(-255) underflows a table entry
+    np.testing.assert_allclose(wide, softmax(values.astype(np.float32)), rtol=1e-6)
+    floats = np.array([[1.0, 2.0, 3.0]], np.float32)
+    np.testing.assert_allclose(quantized_softmax(floats, (0.0, 0)), softmax(floats))
 
 
 def test_labels_become_soft_probabilities() -> None:
