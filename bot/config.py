@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -175,10 +175,11 @@ class Settings(BaseSettings):
 
     @property
     def webhook_path(self) -> str:
-        """The path the webhook server listens on: the path part of ``WEBHOOK_URL``."""
+        """The path the webhook server listens on: the path part of ``WEBHOOK_URL``, decoded
+        (aiohttp routes by the decoded path: ``/hook/123%3AABC`` arrives as ``/hook/123:ABC``)."""
         if self.WEBHOOK_URL is None:
             raise ValueError("not in webhook mode")
-        return urlsplit(self.WEBHOOK_URL).path or "/"
+        return unquote(urlsplit(self.WEBHOOK_URL).path) or "/"
 
 
 def _http_url(value: str) -> str:

@@ -82,8 +82,10 @@ class WebServer:
     async def _update(self, request: web.Request) -> web.Response:
         webhook = self.webhook
         assert webhook is not None
-        given = request.headers.get(SECRET_HEADER, "")
-        if not hmac.compare_digest(given.encode(), webhook.secret.encode()):
+        # aiohttp decodes header bytes that are not UTF-8 as surrogates: encode them back
+        # the same way (a plain encode() would raise, answering 500 with a logged traceback).
+        given = request.headers.get(SECRET_HEADER, "").encode("utf-8", "surrogateescape")
+        if not hmac.compare_digest(given, webhook.secret.encode()):
             logger.warning("webhook call without the right secret from %s", request.remote)
             return web.Response(status=403)
         if not webhook.accepting:

@@ -210,6 +210,11 @@ class Worker:
             raise
         if file.file_size is not None and file.file_size > self._max_bytes:
             raise FileTooLarge(file.file_size)
+        if not (file.file_path or "").startswith(f"{self._bot.base_file_url}/"):
+            # PTB leaves a file_path that names an existing local file as it is and reads that
+            # file from our disk (meant for local Bot API servers; we run none): whatever
+            # getFile answers, the bot never reads a local file as a user's photo.
+            raise TelegramError(f"getFile gave job {job.id} no download URL; not reading it")
         data = bytes(await with_retries(file.download_as_bytearray, self._retry, what))
         if len(data) > self._max_bytes:
             raise FileTooLarge(len(data))

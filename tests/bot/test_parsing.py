@@ -73,3 +73,30 @@ def test_foreign_callback_data_decodes_to_none_or_a_valid_choice(data: str | Non
 def test_background_is_no_choice() -> None:
     assert choices.decode("pick:1:0") is None
     assert choices.decode("pick:1:21") is None
+
+
+@given(st.lists(st.text(max_size=80), max_size=5))
+def test_a_parsed_class_parses_to_itself(args: list[str]) -> None:
+    """Whatever a user typed, what the bot saves is canonical: parsing it again is a no-op."""
+    try:
+        result = parse_class_argument(args)
+    except UnknownClass:
+        return
+    if result is not None:
+        assert parse_class_argument([result]) == result
+
+
+@given(st.integers(0, 10**18 - 1), st.sampled_from(VOC_CLASSES[1:]))
+def test_any_button_we_make_decodes_to_what_it_names(job_id: int, name: str) -> None:
+    data = choices.encode(job_id, name)
+    assert len(data.encode()) <= choices.MAX_CALLBACK_BYTES
+    assert choices.decode(data) == choices.Choice(job_id, name)
+
+
+@given(st.from_regex(r"pick:[0-9]{0,25}:[0-9]{0,4}", fullmatch=True))
+def test_forged_button_data_never_raises_and_never_names_background(data: str) -> None:
+    """Callback data is whatever a client sends: near-misses of our format included."""
+    choice = choices.decode(data)
+    if choice is not None:
+        assert 0 <= choice.job_id < 10**18
+        assert choice.target in VOC_CLASSES[1:]
