@@ -75,6 +75,7 @@ def default_segmenter_factory(settings: Settings) -> SegmenterFactory:
         settings.MODEL,
         weights=settings.WEIGHTS,
         num_threads=settings.MODEL_THREADS,
+        precision=settings.MODEL_PRECISION,
     )
 
 

@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     MODEL_THREADS: int | None = Field(
         default=None, ge=1, description="CPU threads for the model; unset = the backend's choice."
     )
+    MODEL_PRECISION: str = Field(
+        default="fp32",
+        description="FCN-8s precision: fp32 (Keras, the most accurate) or a TFLite export made "
+        "by `stickerbot export` (float16, int8-dynamic, int8).",
+    )
     ISOLATE_MODEL: bool = Field(
         default=True,
         description="Run the model in a child process (keeps the bot responsive and survives "
@@ -141,6 +146,15 @@ class Settings(BaseSettings):
     def _model_kind(cls, value: str) -> str:
         if value != "fcn8s" and not value.endswith(".tflite"):
             raise ValueError(f"expected 'fcn8s' or a path to a .tflite file, got {value!r}")
+        return value
+
+    @field_validator("MODEL_PRECISION")
+    @classmethod
+    def _precision(cls, value: str) -> str:
+        from segmentation.export import PRECISIONS
+
+        if value not in PRECISIONS:
+            raise ValueError(f"expected one of {', '.join(PRECISIONS)}, got {value!r}")
         return value
 
     @field_validator("TELEGRAM_API_URL")

@@ -148,3 +148,16 @@ def test_env_example_itself_is_valid() -> None:
     assert settings.WEIGHTS is None
     assert settings.LISTEN_PORT is None
     assert settings.WEBHOOK_URL is None
+
+
+def test_model_precision_is_checked_and_reaches_the_loader() -> None:
+    message = problem(BOT_TOKEN=TOKEN, MODEL_PRECISION="int4")
+    assert "MODEL_PRECISION" in message
+    assert "int8-dynamic" in message
+    settings = load_settings(None, BOT_TOKEN=TOKEN, MODEL_PRECISION="int8-dynamic")
+    assert settings.MODEL_PRECISION == "int8-dynamic"
+
+    from bot.app import default_segmenter_factory
+
+    factory = default_segmenter_factory(settings)
+    assert factory.keywords["precision"] == "int8-dynamic"  # type: ignore[attr-defined]
