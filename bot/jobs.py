@@ -270,6 +270,11 @@ class Journal:
         """The worker takes the job up: one more attempt."""
         await self._update(job_id, "state = 'running', attempts = attempts + 1")
 
+    async def set_result_class(self, job_id: int, result_class: str) -> None:
+        """The class the sticker shows, recorded before any part is sent: a button under
+        the sticker (e.g. "Add to my pack") may be pressed before the job is closed."""
+        await self._update(job_id, "result_class = ?", result_class)
+
     async def finish(
         self, job_id: int, state: JobState, outcome: str, result_class: str | None = None
     ) -> None:

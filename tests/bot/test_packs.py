@@ -435,3 +435,23 @@ def test_every_class_has_an_emoji() -> None:
 )
 def test_parse_emoji(text: str, ok: bool) -> None:
     assert (parse_emoji(text) is not None) is ok
+
+
+async def test_a_press_before_the_job_is_closed_still_knows_the_class(
+    emulator: BotApiEmulator, start_bot: StartBot
+) -> None:
+    # The "Done" edit keeps failing for a while, so the job is still open when the user
+    # presses the button under the sticker that has already arrived.
+    await start_bot()
+    emulator.send_text(USER, "/start")
+    emulator.fail("editMessageText", error_code=500, times=2)
+    since = len(emulator.calls)
+    emulator.send_photo(USER, photo(cat=True, dog=False))
+    call = await emulator.wait_for("sendSticker", lambda c: c.ok, WAIT_S, since=since)
+
+    text = await press(emulator, call.result)
+
+    assert f"{LINK}{FIRST}" in text
+    found = emulator.sticker_set(FIRST)
+    assert found is not None
+    assert [s["emoji"] for s in found["stickers"]] == ["🐱"]
