@@ -55,7 +55,8 @@ class Delivery:
 
     async def _sticker(self, job: Job, result: JobResult) -> None:
         png, webp, reply = result.png, result.webp, self._reply_to(job)
-        assert png is not None and result.target is not None
+        assert png is not None
+        assert result.target is not None
         await self._journal.set_result_class(job.id, result.target)
         try:
             await self._once(
