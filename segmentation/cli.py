@@ -8,11 +8,12 @@ Heavy imports (TensorFlow, the pipeline) happen inside the command handlers so t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -185,6 +186,28 @@ def _read_input(spec: str) -> tuple[bytes, Path]:
         raise UnknownSample(f"cannot read {spec!r}: {exc.strerror}") from exc
 
 
+@contextlib.contextmanager
+def quiet_native_stderr(*, enabled: bool) -> Iterator[None]:
+    """Silence what TensorFlow's C++ runtime writes straight to file descriptor 2 while the
+    model loads and runs (absl's "log messages before InitializeLog", CUDA probing, the
+    XNNPACK notice): ``TF_CPP_MIN_LOG_LEVEL`` does not reach those lines. Python exceptions
+    still propagate and are reported after the descriptor is restored; ``-v`` keeps it all.
+    """
+    if not enabled:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with Path(os.devnull).open("wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 class UnknownSample(Exception):
     """INPUT is neither a readable file nor a known sample (a usage error)."""
 
@@ -202,16 +225,17 @@ def _run_make(args: argparse.Namespace) -> int:
     from segmentation.pipeline import make_sticker
     from segmentation.segmenter import load_segmenter
 
-    segmenter = load_segmenter(
-        args.model, weights=args.weights, cache_dir=args.cache_dir, precision=args.precision
-    )
     options = StickerOptions(
         target=target,
         crf=args.crf,
         inference_side=args.inference_side or DEFAULT_INFERENCE_SIDE,
         webp=args.webp_out is not None,
     )
-    sticker = make_sticker(data, segmenter, options)
+    with quiet_native_stderr(enabled=args.verbose == 0):
+        segmenter = load_segmenter(
+            args.model, weights=args.weights, cache_dir=args.cache_dir, precision=args.precision
+        )
+        sticker = make_sticker(data, segmenter, options)
 
     output: Path = args.output or stem.with_name(stem.name + ".sticker.png")
     output.write_bytes(sticker.png)

@@ -194,4 +194,6 @@ def test_console_script_runs_as_a_process(deeplab_model_path: Path, tmp_path: Pa
     )
     assert result.returncode == 0, result.stderr
     assert "target:   person" in result.stdout
+    # TensorFlow's native start-up chatter is kept from the user (shown with -v).
+    assert result.stderr == ""
     assert (tmp_path / "astronaut.sticker.png").exists()
