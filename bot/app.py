@@ -105,7 +105,7 @@ class StickerBot:
             delivery=Delivery(self.application.bot, self.journal, self.stats, retry),
             stats=self.stats,
             queue_max=settings.QUEUE_MAX,
-            max_download_bytes=settings.max_download_bytes,
+            max_download_bytes=settings.MAX_IMAGE_BYTES,
             max_attempts=settings.MAX_ATTEMPTS,
             retry=retry,
         )

@@ -15,8 +15,6 @@ from urllib.parse import unquote, urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from segmentation.limits import MAX_IMAGE_BYTES as PIPELINE_MAX_IMAGE_BYTES
-
 # Telegram's Bot API lets bots download files of at most 20 MB through getFile.
 TELEGRAM_DOWNLOAD_LIMIT = 20 * 1024 * 1024
 
@@ -85,7 +83,7 @@ class Settings(BaseSettings):
     MAX_IMAGE_BYTES: int = Field(
         default=TELEGRAM_DOWNLOAD_LIMIT,
         ge=1,
-        le=PIPELINE_MAX_IMAGE_BYTES,
+        le=TELEGRAM_DOWNLOAD_LIMIT,
         description="Largest image file accepted, in bytes (Telegram's own limit is 20 MB).",
     )
     MAX_ATTEMPTS: int = Field(
@@ -181,11 +179,6 @@ class Settings(BaseSettings):
         if not _WEBHOOK_SECRET_PATTERN.fullmatch(self.WEBHOOK_SECRET.get_secret_value()):
             raise ValueError("WEBHOOK_SECRET: use 1-256 characters A-Z, a-z, 0-9, _ or -")
         return self
-
-    @property
-    def max_download_bytes(self) -> int:
-        """The largest file the bot will fetch: its own limit within Telegram's."""
-        return min(self.MAX_IMAGE_BYTES, TELEGRAM_DOWNLOAD_LIMIT)
 
     @property
     def webhook_path(self) -> str:

@@ -17,7 +17,7 @@ from segmentation.errors import UnknownClass
 class Commands:
     def __init__(self, services: Services) -> None:
         self._journal = services.journal
-        self._max_bytes = services.settings.max_download_bytes
+        self._max_bytes = services.settings.MAX_IMAGE_BYTES
 
     async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message, chat = update.effective_message, update.effective_chat

@@ -33,7 +33,7 @@ MOVING = filters.VIDEO | filters.ANIMATION | filters.VIDEO_NOTE | filters.Sticke
 class Photos:
     def __init__(self, services: Services) -> None:
         self._services = services
-        self._max_bytes = services.settings.max_download_bytes
+        self._max_bytes = services.settings.MAX_IMAGE_BYTES
 
     async def photo(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message

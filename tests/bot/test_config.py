@@ -87,10 +87,14 @@ def test_env_file(tmp_path: Path) -> None:
 
 def test_defaults_and_derived_values() -> None:
     settings = load_settings(None, BOT_TOKEN=TOKEN, MAX_IMAGE_BYTES=1000)
-    assert settings.max_download_bytes == 1000
+    assert settings.MAX_IMAGE_BYTES == 1000
     assert frozenset() == settings.ADMIN_IDS
     assert settings.MODEL == "fcn8s"
-    assert load_settings(None, BOT_TOKEN=TOKEN).max_download_bytes == TELEGRAM_DOWNLOAD_LIMIT
+    assert load_settings(None, BOT_TOKEN=TOKEN).MAX_IMAGE_BYTES == TELEGRAM_DOWNLOAD_LIMIT
+    # Telegram lets bots download at most 20 MB: a larger limit could never be reached.
+    assert "MAX_IMAGE_BYTES" in problem(
+        BOT_TOKEN=TOKEN, MAX_IMAGE_BYTES=TELEGRAM_DOWNLOAD_LIMIT + 1
+    )
     hooked = load_settings(
         None, BOT_TOKEN=TOKEN, WEBHOOK_URL="https://example.org/tg/hook", WEBHOOK_SECRET="abc_1"
     )
