@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -90,30 +92,29 @@ def make_sticker(
     """Turn photo bytes into a sticker. Raises :class:`~segmentation.errors.StickerError`."""
     options = options or StickerOptions()
     timings: dict[str, float] = {}
-    clock = _Clock(timings)
 
-    with clock("decode"):
+    with _timed(timings, "decode"):
         photo = load_image(data, options.limits)
         small = resize_longer_side(photo, options.inference_side)
-    with clock("model"):
+    with _timed(timings, "model"):
         probs = segmenter.predict(small)
         detected = detected_classes(probs.argmax(axis=-1), options.min_detected_share)
         target = choose_target(options.target, detected)
         prob = target_probability(probs, class_index(target))
-    with clock("crf"):
+    with _timed(timings, "crf"):
         if options.crf:
             refined = crf.refine(small, prob, options.crf_params)
             if np.any(refined > 0.5):
                 prob = refined
             else:
                 logger.warning("CRF removed the whole %s; keeping the network's mask", target)
-    with clock("compose"):
+    with _timed(timings, "compose"):
         mask = _photo_mask(prob, photo.shape[0], photo.shape[1])
         mask = contour.select_object(mask, options.min_component_ratio, options.max_hole_ratio)
         if not mask.any():
             raise NoObjectFound(target, detected)
         rgba = compose.compose_sticker(photo, mask, options.contour)
-    with clock("encode"):
+    with _timed(timings, "encode"):
         png = compose.encode_png(rgba)
         webp = compose.encode_webp(rgba) if options.webp else None
     timings["total"] = sum(timings[stage] for stage in STAGES)
@@ -143,20 +144,9 @@ def _photo_mask(prob: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.asarray(prob > 0.5)
 
 
-class _Clock:
-    """Context manager factory that records each stage's wall time in milliseconds."""
-
-    def __init__(self, timings: dict[str, float]) -> None:
-        self._timings = timings
-        self._stage = ""
-        self._start = 0.0
-
-    def __call__(self, stage: str) -> _Clock:
-        self._stage = stage
-        return self
-
-    def __enter__(self) -> None:
-        self._start = time.perf_counter()
-
-    def __exit__(self, *exc: object) -> None:
-        self._timings[self._stage] = (time.perf_counter() - self._start) * 1000.0
+@contextmanager
+def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
+    """Record the wall time of the ``with`` block as ``timings[stage]`` in milliseconds."""
+    start = time.perf_counter()
+    yield
+    timings[stage] = (time.perf_counter() - start) * 1000.0
