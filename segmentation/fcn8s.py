@@ -21,7 +21,10 @@ in graph order, with the seed's variable scope (under ``fcn_8s/``) where there i
 Unlike Caffe's FCN-8s-at-once, the seed does not scale the pool4/pool3 features before their
 score layers, and its dropout after fc6/fc7 is inactive at inference, so neither exists here.
 Preprocessing lives outside the model: :func:`preprocess` (RGB minus the VGG means, no BGR
-swap, no scaling) and :func:`logits` (preprocess, pad to /32, run, crop back).
+swap, no scaling) and :func:`logits` (preprocess, pad to /32, run, crop back). Inference runs
+the model's own layers for the backbone and the skips, and faster equivalents
+(:mod:`segmentation.kernels`) for fc6-fc8 and the fixed upsampling; the TFLite export runs
+the Keras layers themselves.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ import numpy as np
 import tensorflow as tf
 
 from segmentation.classes import NUM_CLASSES
+from segmentation.kernels import bilinear_upsample, dense_head
 
 # Per-channel RGB means subtracted by the seed (TF-Slim's vgg_preprocessing _R/_G/_B_MEAN,
 # ImageNet's means); the network was trained on RGB minus these, in [0, 255] units.
@@ -278,6 +282,32 @@ def bucket_shape(height: int, width: int, step: int = BUCKET_STEP) -> tuple[int,
     return (-(-height // step) * step, -(-width // step) * step)
 
 
+def _infer(model: keras.Model, batch: tf.Tensor) -> tf.Tensor:
+    """The model's forward pass on a preprocessed, padded batch: its own layers for the
+    backbone and the skips; :func:`~segmentation.kernels.dense_head` for fc6-fc8 and
+    :func:`~segmentation.kernels.bilinear_upsample` for the fixed upsampling layers (tests
+    pin both to the layers they stand for).
+
+    Reads the layers' current weights, so a model whose weights change is never stale.
+    """
+    names = {layer.name for layer in model.layers}
+    x = batch
+    pools: dict[int, tf.Tensor] = {}
+    for block in range(1, 6):
+        index = 1
+        while f"conv{block}_{index}" in names:
+            x = model.get_layer(f"conv{block}_{index}")(x, training=False)
+            index += 1
+        x = pools[block] = model.get_layer(f"pool{block}")(x)
+    fc = [model.get_layer(name) for name in ("fc6", "fc7", "fc8")]
+    weights = (tf.convert_to_tensor(w.value) for layer in fc for w in (layer.kernel, layer.bias))
+    score = dense_head(x, *weights)
+    for name, skip in (("upsample_x2_fc8", 4), ("upsample_x2_fused", 3)):
+        score = bilinear_upsample(score, _UPSAMPLE_FACTORS[name])
+        score = score + model.get_layer(f"pool{skip}_fc")(pools[skip], training=False)
+    return bilinear_upsample(score, _UPSAMPLE_FACTORS["upsample_x8"])
+
+
 ForwardFn = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
 _FORWARD: weakref.WeakKeyDictionary[keras.Model, dict[bool, ForwardFn]] = (
     weakref.WeakKeyDictionary()
@@ -311,7 +341,7 @@ def _forward_fn(model: keras.Model, *, probabilities: bool = False) -> ForwardFn
             height, width = shape[1], shape[2]
             tf.debugging.assert_equal(padded_shape % NETWORK_STRIDE, 0)
             padding = [[0, 0], [0, padded_shape[0] - height], [0, padded_shape[1] - width], [0, 0]]
-            out = net(tf.pad(batch, padding), training=False)[:, :height, :width, :]
+            out = _infer(net, tf.pad(batch, padding))[:, :height, :width, :]
             return tf.nn.softmax(out, axis=-1) if probabilities else out
 
         forward: ForwardFn = tf.function(

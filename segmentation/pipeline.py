@@ -6,7 +6,7 @@ The CLI and the bot call only :func:`make_sticker`. Stages, each timed:
    bounded inference resolution;
 2. **model** -- the :class:`~segmentation.segmenter.Segmenter` gives class probabilities;
    the detected classes and the target are read from them;
-3. **crf** -- dense CRF refines target-vs-rest over the object's region;
+3. **crf** -- dense CRF refines the target against the classes competing in its region;
 4. **compose** -- the soft mask is brought back to the photo's resolution, the object is
    selected, cut out, outlined and fitted into 512x512;
 5. **encode** -- PNG (<= 512 KB) and WEBP.
@@ -75,17 +75,6 @@ def choose_target(requested: str, detected: dict[str, float]) -> str:
     return name
 
 
-def target_probability(probs: np.ndarray, index: int) -> np.ndarray:
-    """Two-label (target vs rest) probability that is > 0.5 exactly where argmax == target.
-
-    ``p_target / (p_target + p_best_other)``: the seed's CRF works on two labels, and plain
-    ``p_target`` would lose pixels where the target wins with less than half the mass.
-    """
-    target = probs[..., index]
-    others = np.delete(probs, index, axis=-1).max(axis=-1)
-    return np.asarray(target / np.maximum(target + others, 1e-12), dtype=np.float32)
-
-
 def make_sticker(
     data: bytes, segmenter: Segmenter, options: StickerOptions | None = None
 ) -> Sticker:
@@ -100,10 +89,11 @@ def make_sticker(
         probs = segmenter.predict(small)
         detected = detected_classes(probs.argmax(axis=-1), options.min_detected_share)
         target = choose_target(options.target, detected)
-        prob = target_probability(probs, class_index(target))
+        index = class_index(target)
+        prob = crf.target_probability(probs, index)
     with _timed(timings, "crf"):
         if options.crf:
-            refined = crf.refine(small, prob, options.crf_params)
+            refined = crf.refine_classes(small, probs, index, options.crf_params)
             if np.any(refined > 0.5):
                 prob = refined
             else:

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from hypothesis.extra.numpy import arrays
 from PIL import Image
 
 from segmentation.errors import InvalidImage, NoObjectFound
@@ -20,7 +19,6 @@ from segmentation.pipeline import (
     choose_target,
     detected_classes,
     make_sticker,
-    target_probability,
 )
 from segmentation.segmenter import load_segmenter
 from tests.conftest import encode
@@ -130,15 +128,6 @@ def test_detected_and_choice_helpers() -> None:
     assert choose_target("kitty", {"dog": 0.3, "cat": 0.1}) == "cat"
     with pytest.raises(NoObjectFound):
         choose_target("auto", {})
-
-
-@given(arrays(np.float32, (6, 21), elements=st.floats(2**-10, 1.0, width=32)), st.integers(0, 20))
-def test_two_label_probability_agrees_with_argmax(raw: np.ndarray, index: int) -> None:
-    probs = raw / raw.sum(-1, keepdims=True)
-    two_label = target_probability(probs, index)
-    is_max = probs[:, index] >= np.delete(probs, index, axis=-1).max(-1)
-    clear = np.abs(two_label - 0.5) > 1e-5
-    np.testing.assert_array_equal((two_label > 0.5)[clear], is_max[clear])
 
 
 def test_sticker_is_plain_picklable_data(
