@@ -8,6 +8,8 @@ record did not reach the disk -- a kill in that millisecond -- is the one window
 
 The sticker carries an "Add to my pack" button (:mod:`bot.packs`); the file_ids Telegram gives
 the sent document and sticker are recorded with them, so the button can use them later.
+The PNG document is the product: when it is out and only the WEBP preview fails for good,
+the job is done and the button moves under the PNG.
 """
 
 from __future__ import annotations
@@ -73,7 +75,12 @@ class Delivery:
                     )
                 ),
             )
-            if webp is not None:
+        except TelegramError as exc:
+            logger.warning("could not send the sticker of job %d: %s", job.id, exc)
+            await self.explain(job, ErrorKind.INTERNAL, result, reachable=_reachable(exc))
+            return
+        if webp is not None:
+            try:
                 await self._once(
                     job,
                     "sticker",
@@ -86,10 +93,16 @@ class Delivery:
                         )
                     ),
                 )
-        except TelegramError as exc:
-            logger.warning("could not send the sticker of job %d: %s", job.id, exc)
-            await self.explain(job, ErrorKind.INTERNAL, result, reachable=_reachable(exc))
-            return
+            except TelegramError as exc:
+                if not _reachable(exc):
+                    await self.explain(job, ErrorKind.INTERNAL, result, reachable=False)
+                    return
+                # The PNG, the sticker-ready product, is out: the job is done without its
+                # preview, and the pack button moves under the PNG.
+                logger.warning(
+                    "job %d: the PNG went out, its sticker preview failed: %s", job.id, exc
+                )
+                await self._pack_button_under_document(job)
         await self._status(job, texts.status_done(job.id, result.target, result.crf))
         await self._journal.finish(job.id, JobState.DONE, STICKER_OUTCOME, result.target)
         self._stats.outcome(STICKER_OUTCOME, result.target)
@@ -138,6 +151,23 @@ class Delivery:
             send, self._retry, f"sending the {part} of job {job.id}"
         )
         await self._journal.record_sent(job.id, part, message_id, file_id)
+
+    async def _pack_button_under_document(self, job: Job) -> None:
+        document = (await self._journal.sent_parts(job.id)).get("document")
+        if document is None:
+            return
+        try:
+            await self._once(
+                job,
+                "button",
+                lambda: _message_id(
+                    self._bot.edit_message_reply_markup(
+                        job.chat_id, document, reply_markup=_pack_button(job)
+                    )
+                ),
+            )
+        except TelegramError as exc:
+            logger.info("could not add the pack button to job %d's PNG: %s", job.id, exc)
 
     async def _status(self, job: Job, text: str) -> None:
         """Edit the "Queued, #N" message; a message gone or unchanged is no failure."""

@@ -138,9 +138,15 @@ def target_probability(probs: npt.NDArray[np.floating], index: int) -> npt.NDArr
     ``p_target / (p_target + p_best_other)``: plain ``p_target`` would lose pixels where the
     target wins with less than half the mass.
     """
-    target = probs[..., index]
-    others = np.delete(probs, index, axis=-1).max(axis=-1)
-    return np.asarray(target / np.maximum(target + others, 1e-12), dtype=np.float32)
+    target = np.asarray(probs[..., index], dtype=np.float32)
+    # A running maximum over the other classes' planes: ~1.5x faster than a copy without
+    # the target followed by a reduction over the short class axis.
+    others = np.zeros_like(target)
+    for label in range(probs.shape[-1]):
+        if label != index:
+            np.maximum(others, probs[..., label], out=others)
+    result: npt.NDArray[np.float32] = target / np.maximum(target + others, 1e-12)
+    return result
 
 
 def _refine_region(

@@ -221,7 +221,7 @@ async def test_a_send_failing_for_a_while_is_retried_and_sent_once(
     assert [c.params["text"][:7] for c in sent(emulator, "sendMessage", USER)] == ["Queued,"]
 
 
-@pytest.mark.parametrize("method", ["sendDocument", "sendSticker"])
+@pytest.mark.parametrize("method", ["sendDocument"])
 @pytest.mark.parametrize("fault", [SERVER_ERROR, DROPPED], ids=["500", "dropped"])
 async def test_a_send_that_keeps_failing_is_told_and_the_bot_goes_on(
     emulator: BotApiEmulator,
@@ -246,6 +246,38 @@ async def test_a_send_that_keeps_failing_is_told_and_the_bot_goes_on(
     emulator.send_photo(USER, photo())
     await emulator.wait_for("sendSticker", to(USER), WAIT_S, since=mark)
     await emulator.wait_for("editMessageText", texted(USER, "Done ✓ #2"), WAIT_S, since=mark)
+
+
+@pytest.mark.parametrize("fault", [SERVER_ERROR, DROPPED], ids=["500", "dropped"])
+async def test_a_preview_that_keeps_failing_leaves_the_png_as_the_answer(
+    emulator: BotApiEmulator,
+    start_bot: StartBot,
+    data_dir: Path,
+    fault: dict[str, Any],
+) -> None:
+    """The PNG document is the sticker-ready product: once it is out, a WEBP preview that
+    fails for good is no error for the user; the pack button moves under the PNG."""
+    bot = await start_bot(retry=BACKOFF)
+    emulator.send_text(USER, "/start")  # packs need a user who started the bot
+    await reply(emulator, USER, "")
+    mark = len(emulator.calls)
+    emulator.fail("sendSticker", times=BACKOFF.tries, **fault)
+    emulator.send_photo(USER, photo())
+    await emulator.wait_for("editMessageText", texted(USER, "Done ✓ #1"), WAIT_S)
+    await bot.worker.wait_idle()
+    assert statuses(emulator, "sendSticker") == [status_of(fault)] * BACKOFF.tries
+    [document] = sent(emulator, "sendDocument", USER)
+    said = [c.params["text"][:7] for c in emulator.calls[mark:] if c.method == "sendMessage"]
+    assert said == ["Queued,"]  # no "Something went wrong"
+    assert await unfinished_jobs(data_dir) == []
+    # The "Add to my pack" button is now under the PNG, and it works.
+    edit = await emulator.wait_for("editMessageReplyMarkup", to(USER), WAIT_S)
+    assert edit.result["message_id"] == document.result["message_id"]
+    [[pack]] = edit.result["reply_markup"]["inline_keyboard"]
+    since = len(emulator.calls)
+    emulator.press_button(USER, edit.result, pack["callback_data"])
+    answer = await reply(emulator, USER, "https://t.me/addstickers/", since)
+    assert f"pack_{USER}_by_" in answer.params["text"]
 
 
 def no_object_reply(call: ApiCall) -> bool:
