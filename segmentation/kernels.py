@@ -32,7 +32,7 @@ def _dense_head(
     TensorFlow's convolution and MatMul kernels re-pack that matrix at every call and run at
     about half this CPU's GEMM rate. The same product of the image patches
     (``[positions, 7*7*512] @ [7*7*512, 4096]``) compiled by XLA runs ~1.5x faster, fc7's
-    1x1 convolution ~2x.
+    1x1 convolution ~1.6-2x.
     """
     size = int(fc6_kernel.shape[0])
     patches = tf.image.extract_patches(
@@ -59,7 +59,7 @@ def bilinear_upsample(scores: tf.Tensor, factor: int) -> tf.Tensor:
     That transposed convolution (kernel ``2f``, stride ``f``, SAME) upsamples each class on
     its own by half-pixel bilinear interpolation in which samples beyond the border count as
     zero: output pixel ``i`` of an axis reads input position ``(i + 0.5) / f - 0.5``. Padding
-    one ring of zeros and resizing with half-pixel centres computes exactly that, ~6x faster
+    one ring of zeros and resizing with half-pixel centres computes exactly that, ~4x faster
     at x8 (the transposed convolution multiplies 21 x 21 x 16 x 16 kernels, mostly zeros).
     """
     batch = tf.pad(scores, [[0, 0], [1, 1], [1, 1], [0, 0]])
