@@ -27,10 +27,7 @@ class Choice:
 
 
 def encode(job_id: int, target: str) -> str:
-    data = f"pick:{job_id}:{class_index(target)}"
-    if len(data.encode()) > MAX_CALLBACK_BYTES:  # pragma: no cover - ids have <= 19 digits
-        raise ValueError(f"callback data too long: {data!r}")
-    return data
+    return _checked(f"pick:{job_id}:{class_index(target)}")
 
 
 def decode(data: str | None) -> Choice | None:
@@ -46,7 +43,10 @@ def decode(data: str | None) -> Choice | None:
 
 def encode_pack(job_id: int) -> str:
     """The "Add to my pack" button of a job's sticker: the job's journal row has the file_id."""
-    data = f"pack:{job_id}"
+    return _checked(f"pack:{job_id}")
+
+
+def _checked(data: str) -> str:
     if len(data.encode()) > MAX_CALLBACK_BYTES:  # pragma: no cover - ids have <= 19 digits
         raise ValueError(f"callback data too long: {data!r}")
     return data

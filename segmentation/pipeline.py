@@ -90,14 +90,15 @@ def make_sticker(
         detected = detected_classes(probs.argmax(axis=-1), options.min_detected_share)
         target = choose_target(options.target, detected)
         index = class_index(target)
-        prob = crf.target_probability(probs, index)
     with _timed(timings, "crf"):
         if options.crf:
-            refined = crf.refine_classes(small, probs, index, options.crf_params)
-            if np.any(refined > 0.5):
-                prob = refined
-            else:
+            # refine_classes computes the network's two-label map itself: not done twice.
+            prob = crf.refine_classes(small, probs, index, options.crf_params)
+            if not np.any(prob > 0.5):
                 logger.warning("CRF removed the whole %s; keeping the network's mask", target)
+                prob = crf.target_probability(probs, index)
+        else:
+            prob = crf.target_probability(probs, index)
     with _timed(timings, "compose"):
         mask = _photo_mask(prob, photo.shape[0], photo.shape[1])
         mask = contour.select_object(mask, options.min_component_ratio, options.max_hole_ratio)

@@ -1,12 +1,21 @@
-"""Fixtures for the bot's end-to-end tests: a local Bot API emulator."""
+"""Fixtures for the bot's end-to-end tests: a local Bot API emulator, the bot, log capture."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import io
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from bot.app import StickerBot
+from bot.config import Settings
+from bot.retry import RetryPolicy
+from tests.bot.botkit import ADMIN
 from tests.bot.emulator import BotApiEmulator
+from tests.standins import ColourSegmenter
 
 
 @pytest.fixture
@@ -16,17 +25,22 @@ async def emulator() -> AsyncIterator[BotApiEmulator]:
         yield emu
 
 
-# --- the bot itself (appended by the bot's tests) ---------------------------------------------
+@pytest.fixture
+def log_output() -> Iterator[io.StringIO]:
+    """A string for the bot's log output; the root logger's handlers and level, and httpx's
+    levels, are restored after the test (tests call ``bot.logs.setup_logging`` on it)."""
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    stream = io.StringIO()
+    yield stream
+    for handler in root.handlers:
+        handler.close()
+    root.handlers[:], root.level = saved
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.NOTSET)
 
-from collections.abc import Awaitable, Callable  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
 
-from bot.app import StickerBot  # noqa: E402
-from bot.config import Settings  # noqa: E402
-from bot.retry import RetryPolicy  # noqa: E402
-from tests.bot.botkit import ADMIN  # noqa: E402
-from tests.standins import ColourSegmenter  # noqa: E402
+# --- the bot ----------------------------------------------------------------------------------
 
 # Retries without the production waits: the tests must not sleep for seconds.
 FAST_RETRY = RetryPolicy(tries=3, base_delay_s=0.01, max_delay_s=0.05)

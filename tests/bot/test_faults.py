@@ -159,39 +159,56 @@ async def test_dropped_get_file_connections_are_retried(
     assert waits_logged(retry_log, "downloading the photo of job 1") == BACKOFF_WAITS
 
 
+FETCH_FAILED = "I couldn't get this photo from Telegram. Please send it again."
+SEND_FAILED = "Something went wrong with this photo, sorry."
+
+
 @pytest.mark.parametrize(
-    ("method", "fault"),
+    ("method", "fault", "told", "retried"),
     [
-        ("getFile", SERVER_ERROR),
-        ("getFile", DROPPED),
+        ("getFile", SERVER_ERROR, FETCH_FAILED, "downloading the photo"),
+        ("getFile", DROPPED, FETCH_FAILED, "downloading the photo"),
         # (download, 502) is test_durability's.
-        ("download", DROPPED),
-        ("download", SERVER_ERROR),
+        ("download", DROPPED, FETCH_FAILED, "downloading the photo"),
+        ("download", SERVER_ERROR, FETCH_FAILED, "downloading the photo"),
+        ("sendDocument", SERVER_ERROR, SEND_FAILED, "sending the document"),
+        ("sendDocument", DROPPED, SEND_FAILED, "sending the document"),
     ],
-    ids=["getFile-500", "getFile-dropped", "download-dropped", "download-500"],
+    ids=[
+        "getFile-500",
+        "getFile-dropped",
+        "download-dropped",
+        "download-500",
+        "sendDocument-500",
+        "sendDocument-dropped",
+    ],
 )
-async def test_a_fetch_that_keeps_failing_is_told_and_the_bot_goes_on(
+async def test_a_step_that_keeps_failing_is_told_and_the_bot_goes_on(
     emulator: BotApiEmulator,
     start_bot: StartBot,
     data_dir: Path,
     retry_log: pytest.LogCaptureFixture,
     method: str,
     fault: dict[str, Any],
+    told: str,
+    retried: str,
 ) -> None:
     bot = await start_bot(retry=BACKOFF)
     emulator.fail(method, times=BACKOFF.tries, **fault)
     emulator.send_photo(USER, photo())
-    await reply(emulator, USER, "I couldn't get this photo from Telegram. Please send it again.")
+    await reply(emulator, USER, told)
     await emulator.wait_for("editMessageText", texted(USER, "#1: no sticker"), WAIT_S)
     assert statuses(emulator, method) == [status_of(fault)] * BACKOFF.tries
-    assert waits_logged(retry_log, "downloading the photo of job 1") == BACKOFF_WAITS
-    assert not emulator.calls_to("sendDocument")
+    assert waits_logged(retry_log, f"{retried} of job 1") == BACKOFF_WAITS
+    assert not [call for call in sent(emulator, "sendDocument", USER) if call.ok]
     await bot.worker.wait_idle()
     assert await unfinished_jobs(data_dir) == []  # closed: not taken up again at the next start
 
     # The faults are spent: the next photo is fine.
+    mark = len(emulator.calls)
     emulator.send_photo(USER, photo())
-    await sticker_then_done(emulator, USER, 2)
+    await emulator.wait_for("sendSticker", to(USER), WAIT_S, since=mark)
+    await emulator.wait_for("editMessageText", texted(USER, "Done ✓ #2"), WAIT_S, since=mark)
 
 
 # --- sending the answer -------------------------------------------------------------------------
@@ -219,33 +236,6 @@ async def test_a_send_failing_for_a_while_is_retried_and_sent_once(
     assert len(sent(emulator, "sendDocument", USER)) == 1
     assert len(sent(emulator, "sendSticker", USER)) == 1
     assert [c.params["text"][:7] for c in sent(emulator, "sendMessage", USER)] == ["Queued,"]
-
-
-@pytest.mark.parametrize("method", ["sendDocument"])
-@pytest.mark.parametrize("fault", [SERVER_ERROR, DROPPED], ids=["500", "dropped"])
-async def test_a_send_that_keeps_failing_is_told_and_the_bot_goes_on(
-    emulator: BotApiEmulator,
-    start_bot: StartBot,
-    data_dir: Path,
-    retry_log: pytest.LogCaptureFixture,
-    method: str,
-    fault: dict[str, Any],
-) -> None:
-    bot = await start_bot(retry=BACKOFF)
-    emulator.fail(method, times=BACKOFF.tries, **fault)
-    emulator.send_photo(USER, photo())
-    await reply(emulator, USER, "Something went wrong with this photo, sorry.")
-    await emulator.wait_for("editMessageText", texted(USER, "#1: no sticker"), WAIT_S)
-    assert statuses(emulator, method) == [status_of(fault)] * BACKOFF.tries
-    part = "document" if method == "sendDocument" else "sticker"
-    assert waits_logged(retry_log, f"sending the {part} of job 1") == BACKOFF_WAITS
-    await bot.worker.wait_idle()
-    assert await unfinished_jobs(data_dir) == []
-
-    mark = len(emulator.calls)
-    emulator.send_photo(USER, photo())
-    await emulator.wait_for("sendSticker", to(USER), WAIT_S, since=mark)
-    await emulator.wait_for("editMessageText", texted(USER, "Done ✓ #2"), WAIT_S, since=mark)
 
 
 @pytest.mark.parametrize("fault", [SERVER_ERROR, DROPPED], ids=["500", "dropped"])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
@@ -18,17 +17,9 @@ TOKEN = "123456:SECRET-token_value"
 
 
 @pytest.fixture
-def output() -> Iterator[io.StringIO]:
-    root = logging.getLogger()
-    saved = root.handlers[:], root.level
-    stream = io.StringIO()
-    setup_logging("DEBUG", secrets=[TOKEN], stream=stream)
-    yield stream
-    for handler in root.handlers:
-        handler.close()
-    root.handlers[:], root.level = saved
-    for name in ("httpx", "httpcore"):
-        logging.getLogger(name).setLevel(logging.NOTSET)
+def output(log_output: io.StringIO) -> io.StringIO:
+    setup_logging("DEBUG", secrets=[TOKEN], stream=log_output)
+    return log_output
 
 
 def test_token_in_message_args_is_redacted(output: io.StringIO) -> None:

@@ -94,21 +94,6 @@ def audit() -> Iterator[Audit]:
         _AUDIT.recording = False
 
 
-@pytest.fixture
-def log_output() -> Iterator[io.StringIO]:
-    """The bot's own logging set-up (as ``stickerbot bot`` does it) into a string, at DEBUG,
-    with httpx turned up too: every request URL (token included) reaches the handlers."""
-    root = logging.getLogger()
-    saved = root.handlers[:], root.level
-    stream = io.StringIO()
-    yield stream
-    for handler in root.handlers:
-        handler.close()
-    root.handlers[:], root.level = saved
-    for name in ("httpx", "httpcore"):
-        logging.getLogger(name).setLevel(logging.NOTSET)
-
-
 def start_logging(stream: io.StringIO, *secrets: str) -> None:
     setup_logging("DEBUG", secrets=list(secrets), stream=stream)
     for name in ("httpx", "httpcore"):

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from segmentation import crf
 from segmentation.errors import InvalidImage, NoObjectFound
 from segmentation.options import StickerOptions
 from segmentation.pipeline import (
@@ -110,6 +111,24 @@ def test_crf_can_be_skipped(colour_segmenter: ColourSegmenter, two_animals: np.n
     assert not without.crf
     assert without.webp is None
     assert without.timings_ms["crf"] < with_crf.timings_ms["crf"]
+
+
+def test_a_crf_that_removes_the_object_keeps_the_networks_mask(
+    colour_segmenter: ColourSegmenter,
+    two_animals: np.ndarray,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def erase(rgb: np.ndarray, *args: object) -> np.ndarray:
+        return np.zeros(rgb.shape[:2], np.float32)
+
+    data = encode(two_animals, "PNG")
+    network_only = make_sticker(data, colour_segmenter, StickerOptions(target="cat", crf=False))
+    monkeypatch.setattr(crf, "refine_classes", erase)
+    fallback = make_sticker(data, colour_segmenter, StickerOptions(target="cat"))
+    assert fallback.mask.any()
+    np.testing.assert_array_equal(fallback.mask, network_only.mask)
+    assert "CRF removed the whole cat" in caplog.text
 
 
 def test_invalid_bytes_never_reach_the_model(colour_segmenter: ColourSegmenter) -> None:

@@ -225,20 +225,19 @@ class Params:
 
     def opt_obj(self, name: str, what: str | None = None) -> JSON | None:
         """A JSON-serialised object parameter, or ``None``."""
-        value = self.values.get(name)
-        if value is None or value == "":
-            return None
-        if isinstance(value, str):
-            try:
-                value = json.loads(value)
-            except ValueError as exc:
-                raise bad_request(f"can't parse {what or name} JSON object") from exc
-        if not isinstance(value, dict):
-            raise bad_request(f"can't parse {what or name} JSON object")
+        message = f"can't parse {what or name} JSON object"
+        value: JSON | None = self._json(name, dict, message, message)
         return value
 
     def opt_list(self, name: str) -> list[Any] | None:
         """A JSON-serialised array parameter, or ``None``."""
+        value: list[Any] | None = self._json(
+            name, list, f"can't parse {name} JSON array", f'field "{name}" must be an Array'
+        )
+        return value
+
+    def _json(self, name: str, kind: type, unparsable: str, wrong_kind: str) -> Any:
+        """A parameter sent as JSON text (or already decoded) of type ``kind``, or ``None``."""
         value = self.values.get(name)
         if value is None or value == "":
             return None
@@ -246,9 +245,9 @@ class Params:
             try:
                 value = json.loads(value)
             except ValueError as exc:
-                raise bad_request(f"can't parse {name} JSON array") from exc
-        if not isinstance(value, list):
-            raise bad_request(f'field "{name}" must be an Array')
+                raise bad_request(unparsable) from exc
+        if not isinstance(value, kind):
+            raise bad_request(wrong_kind)
         return value
 
     def chat_id(self, name: str = "chat_id") -> int | str:
