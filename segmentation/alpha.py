@@ -91,8 +91,9 @@ def decontaminate(
 
     Edge pixels: ``0 < alpha < 1``, and opaque pixels within ``rim`` pixels of those or of
     transparent ones; with ``outside`` > 0, also transparent pixels within that many pixels
-    of the object (before an upscaling filter that reaches that far). Interior pixels and fully transparent ones are returned unchanged. An
-    object too thin to have an interior is returned as is.
+    of the object (before an upscaling filter that reaches that far). Interior pixels and
+    the other transparent ones are returned unchanged; an object too thin to have an
+    interior is returned as is.
     """
     if rgb.shape[:2] != alpha.shape:
         raise ValueError(f"alpha has shape {alpha.shape}, expected {rgb.shape[:2]}")
