@@ -29,7 +29,7 @@ import pydensecrf.densecrf as dcrf
 from PIL import Image
 from pydensecrf.utils import unary_from_softmax
 
-from segmentation.options import CrfParams
+from segmentation.options import CRF_PRESETS, CrfParams
 
 logger = logging.getLogger(__name__)
 
@@ -42,27 +42,13 @@ OBJECT_THRESHOLD: Final = 0.5
 
 # The seed post's parameters (a module-level value: the dataclass is frozen, so sharing it
 # as the default argument is safe).
-DEFAULT_CRF_PARAMS: Final = CrfParams()
+DEFAULT_CRF_PARAMS: Final = CRF_PRESETS["seed"]
 
-# Named parameter presets. "seed": the seed post's, tuned for coarse FCN-32s output.
-# "deeplab": tuned on the dev set for DeepLabV3 TFLite's sharp probabilities
-# (``python -m bench.quality --tune``, held-out figures in the README). "fcn8s": the seed's
-# parameters: no real FCN-8s VOC weights exist here to tune on (bench.fitted's stand-in
-# imitates DeepLab from random features, so tuning on it would tune to an artefact).
+# Named parameter presets (segmentation.options.CRF_PRESETS, where the CLI reads their
+# names without importing pydensecrf).
 SEED_PRESET: Final = "seed"
 TUNED_PRESET: Final = "tuned"
-PRESETS: Final[dict[str, CrfParams]] = {
-    SEED_PRESET: DEFAULT_CRF_PARAMS,
-    "deeplab": CrfParams(
-        gaussian_compat=1.0,
-        bilateral_compat=3.0,
-        bilateral_srgb=13.0,
-        bilateral_sxy=30.0,
-        gate=0.9,
-        min_area_ratio=0.8,
-    ),
-    "fcn8s": DEFAULT_CRF_PARAMS,
-}
+PRESETS: Final = CRF_PRESETS
 
 # refine() runs the CRF of a region larger than this many pixels at a reduced resolution
 # (both kernels' ``sxy`` scaled with it, so they span the same part of the photo) and

@@ -7,6 +7,7 @@ configuration they have (CLI flags, the bot's pydantic settings, per-chat choice
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Final
 
 from segmentation.classes import AUTO
 from segmentation.limits import DEFAULT_INFERENCE_SIDE, MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS
@@ -39,6 +40,27 @@ class CrfParams:
     size_reference: float = 0.0
 
 
+# Named CRF parameters (segmentation.crf.preset resolves "tuned" to one of them by backend).
+# "seed": the seed post's, tuned for coarse FCN-32s output. "deeplab": tuned on the dev set
+# for DeepLabV3 TFLite's sharp probabilities (``python -m bench.quality --tune``, held-out
+# figures in the README): milder pairwise weights, a confidence gate and an area guard.
+# "fcn8s": the seed's parameters, unmeasured: no real FCN-8s VOC weights exist here to tune
+# on (bench.fitted's stand-in imitates DeepLab from random features; tuning on it would tune
+# to an artefact).
+CRF_PRESETS: Final[dict[str, CrfParams]] = {
+    "seed": CrfParams(),
+    "deeplab": CrfParams(
+        gaussian_compat=1.0,
+        bilateral_compat=3.0,
+        bilateral_srgb=13.0,
+        bilateral_sxy=30.0,
+        gate=0.9,
+        min_area_ratio=0.8,
+    ),
+    "fcn8s": CrfParams(),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class OutlineStyle:
     """How the sticker's edge is drawn (:mod:`segmentation.outline`; named styles in
@@ -54,6 +76,14 @@ class OutlineStyle:
     color: tuple[int, int, int] = (255, 255, 255)
     # A soft drop shadow under the object and its stroke.
     shadow: bool = False
+
+
+# Named outline styles (the CLI's --style, the bot's /style); ``shadow`` is a separate switch.
+OUTLINE_STYLES: Final[dict[str, OutlineStyle]] = {
+    "stroke": OutlineStyle(),
+    "seed": OutlineStyle(kind="seed", width=5, color=(248, 248, 248)),
+    "none": OutlineStyle(kind="none"),
+}
 
 
 @dataclass(frozen=True, slots=True)

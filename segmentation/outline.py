@@ -22,7 +22,7 @@ import numpy.typing as npt
 from scipy import ndimage
 
 from segmentation.contour import contour_band
-from segmentation.options import OutlineStyle
+from segmentation.options import OUTLINE_STYLES, OutlineStyle
 
 STROKE: Final = "stroke"
 SEED: Final = "seed"
@@ -30,11 +30,7 @@ NONE: Final = "none"
 KINDS: Final = (STROKE, SEED, NONE)
 
 # Named styles the CLI and the bot offer (``shadow`` is a separate switch).
-STYLES: Final[dict[str, OutlineStyle]] = {
-    STROKE: OutlineStyle(),
-    SEED: OutlineStyle(kind=SEED, width=5, color=(248, 248, 248)),
-    NONE: OutlineStyle(kind=NONE),
-}
+STYLES: Final = OUTLINE_STYLES
 
 # The drop shadow: offset down-right by this share of the stroke width (at least 2 px),
 # blurred with this Gaussian sigma (pixels), black at this opacity.

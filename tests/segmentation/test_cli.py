@@ -197,3 +197,31 @@ def test_console_script_runs_as_a_process(deeplab_model_path: Path, tmp_path: Pa
     # TensorFlow's native start-up chatter is kept from the user (shown with -v).
     assert result.stderr == ""
     assert (tmp_path / "astronaut.sticker.png").exists()
+
+
+def test_look_flags_choose_crf_preset_edge_and_outline(
+    deeplab_model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["make", "skimage:chelsea", "--model", str(deeplab_model_path), "--json"]
+    seed = tmp_path / "seed.png"
+    args = [*base, "-o", str(seed), "--crf", "seed", "--edge", "hard", "--style", "seed"]
+    assert cli.main(args) == cli.EXIT_OK
+    assert json.loads(capsys.readouterr().out)["style"] == "seed"
+    shadow = tmp_path / "shadow.png"
+    args = [*base, "-o", str(shadow), "--crf", "off", "--stroke-color", "#ff0000", "--shadow"]
+    assert cli.main(args) == cli.EXIT_OK
+    report = json.loads(capsys.readouterr().out)
+    assert report["crf"] is False
+    old = np.asarray(Image.open(seed))
+    new = np.asarray(Image.open(shadow))
+    assert set(np.unique(old[..., 3])) == {0, 255}  # the seed's binary cut
+    assert (old[..., :3][old[..., 3] == 255] == 248).all(axis=-1).any()  # its grey band
+    red = (new[..., 0] > 240) & (new[..., 1] < 20) & (new[..., 3] == 255)
+    assert red.sum() > 1000  # the red stroke
+    assert ((new[..., 3] > 0) & (new[..., 3] < 255)).any()  # soft edge and shadow
+
+
+def test_bad_colour_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["make", "skimage:chelsea", "--stroke-color", "red"])
+    assert "expected a colour like #ffffff" in capsys.readouterr().err
