@@ -29,10 +29,11 @@ from pathlib import Path
 from typing import TypeVar
 
 from segmentation.classes import AUTO
+from segmentation.options import DEFAULT_OUTLINE_STYLE as DEFAULT_STYLE
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # Finished jobs are kept this long: the "tap a class" buttons of a photo work until then.
 RETENTION_SECONDS = 7 * 24 * 3600
 # Waiting for a lock beyond this means something else holds the database: fail loudly.
@@ -47,6 +48,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     file_id TEXT NOT NULL,                -- Telegram's handle of the photo (never the bytes)
     target TEXT NOT NULL,
     crf INTEGER NOT NULL,
+    style TEXT NOT NULL DEFAULT 'stroke',  -- the outline style's name (schema 3)
     state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done', 'failed')),
     attempts INTEGER NOT NULL DEFAULT 0,
     status_message_id INTEGER,            -- our "Queued, #N" message, edited when done
@@ -68,6 +70,7 @@ CREATE TABLE IF NOT EXISTS chat_settings (
     chat_id INTEGER PRIMARY KEY,
     target TEXT NOT NULL,
     crf INTEGER NOT NULL,
+    style TEXT NOT NULL DEFAULT 'stroke',  -- the outline style's name (schema 3)
     updated_at REAL NOT NULL
 );
 -- Sticker sets the bot made for a user (bot.packs): numbered 1, 2, ... as each fills up.
@@ -98,6 +101,10 @@ CREATE TABLE IF NOT EXISTS pack_settings (
 """
 # Schema 1 -> 2: the file_id of sent files (the packs tables are created by _SCHEMA).
 _MIGRATE_TO_2 = "ALTER TABLE sent ADD COLUMN file_id TEXT"
+# Schema 2 -> 3: the outline style of jobs and of each chat's settings (tables that an old
+# journal lacked were just created by _SCHEMA with the column).
+_MIGRATE_TO_3 = ("jobs", "chat_settings")
+_ADD_STYLE = "ALTER TABLE {} ADD COLUMN style TEXT NOT NULL DEFAULT 'stroke'"
 
 
 class JobState(StrEnum):
@@ -129,6 +136,8 @@ class Job:
     attempts: int
     status_message_id: int | None
     created_at: float
+    # The outline style's name (segmentation.options.OUTLINE_STYLES).
+    style: str = DEFAULT_STYLE
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,11 +156,12 @@ class Admission:
 class ChatSettings:
     target: str = AUTO
     crf: bool = True
+    style: str = DEFAULT_STYLE
 
 
 _JOB_COLUMNS = (
     "id, chat_id, user_id, message_id, file_id, target, crf, state, attempts, "
-    "status_message_id, created_at"
+    "status_message_id, created_at, style"
 )
 _UNFINISHED = "state IN ('queued', 'running')"
 
@@ -168,6 +178,7 @@ def _job(row: sqlite3.Row) -> Job:
         state=JobState(row["state"]),
         attempts=row["attempts"],
         status_message_id=row["status_message_id"],
+        style=row["style"],
         created_at=row["created_at"],
     )
 
@@ -209,6 +220,7 @@ class Journal:
         crf: bool,
         queue_max: int,
         user_max: int,
+        style: str = DEFAULT_STYLE,
     ) -> Admission:
         """Record a new queued job, unless the queue or the user's share of it is full."""
 
@@ -233,8 +245,9 @@ class Journal:
                 now = time.time()
                 cursor = db.execute(
                     "INSERT INTO jobs (chat_id, user_id, message_id, file_id, target, crf, "
-                    "state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
-                    (chat_id, user_id, message_id, file_id, target, int(crf), now, now),
+                    "style, state, created_at, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
+                    (chat_id, user_id, message_id, file_id, target, int(crf), style, now, now),
                 )
                 row = db.execute(
                     f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (cursor.lastrowid,)
@@ -340,9 +353,11 @@ class Journal:
     async def chat_settings(self, chat_id: int) -> ChatSettings:
         def read() -> ChatSettings:
             row = self._db.execute(
-                "SELECT target, crf FROM chat_settings WHERE chat_id = ?", (chat_id,)
+                "SELECT target, crf, style FROM chat_settings WHERE chat_id = ?", (chat_id,)
             ).fetchone()
-            return ChatSettings() if row is None else ChatSettings(row["target"], bool(row["crf"]))
+            if row is None:
+                return ChatSettings()
+            return ChatSettings(row["target"], bool(row["crf"]), row["style"])
 
         return await self._call(read)
 
@@ -350,11 +365,11 @@ class Journal:
         def write() -> None:
             with self._db as db:
                 db.execute(
-                    "INSERT INTO chat_settings (chat_id, target, crf, updated_at) "
-                    "VALUES (?, ?, ?, ?) ON CONFLICT (chat_id) DO UPDATE SET "
-                    "target = excluded.target, crf = excluded.crf, "
+                    "INSERT INTO chat_settings (chat_id, target, crf, style, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (chat_id) DO UPDATE SET "
+                    "target = excluded.target, crf = excluded.crf, style = excluded.style, "
                     "updated_at = excluded.updated_at",
-                    (chat_id, settings.target, int(settings.crf), time.time()),
+                    (chat_id, settings.target, int(settings.crf), settings.style, time.time()),
                 )
 
         await self._call(write)
@@ -407,6 +422,11 @@ class Journal:
             conn.executescript(_SCHEMA)
             if 0 < version < 2:
                 conn.execute(_MIGRATE_TO_2)
+            if 0 < version < 3:
+                for table in _MIGRATE_TO_3:
+                    columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+                    if "style" not in columns:
+                        conn.execute(_ADD_STYLE.format(table))
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         self._conn = conn
 

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 
 from bot.results import ErrorKind
 from segmentation.classes import AUTO, VOC_CLASSES, aliases_of
+from segmentation.options import DEFAULT_OUTLINE_STYLE
 
 MB = 1024 * 1024
 # Shares below this are shown as "<1%" rather than "0%".
@@ -20,6 +21,7 @@ COMMANDS: Sequence[tuple[str, str]] = (
     ("class", "Which object to cut out: /class cat (or auto)"),
     ("classes", "The objects I can recognise"),
     ("crf", "Edge refinement: /crf on or /crf off"),
+    ("style", "The sticker's outline: white, with shadow, classic or none"),
     ("settings", "Your current settings"),
     ("pack", "Your sticker pack: its link and size"),
     ("emoji", "The emoji of stickers added to your pack: /emoji 😺"),
@@ -41,11 +43,14 @@ def _onoff(flag: bool) -> str:
     return "on" if flag else "off"
 
 
-def settings_line(target: str, crf: bool) -> str:
-    return f"Your settings: class {_target_name(target)}, edge refinement (CRF) {_onoff(crf)}."
+def settings_line(target: str, crf: bool, style: str = DEFAULT_OUTLINE_STYLE) -> str:
+    return (
+        f"Your settings: class {_target_name(target)}, edge refinement (CRF) {_onoff(crf)}, "
+        f"outline {style_name(style)}."
+    )
 
 
-def help_text(target: str, crf: bool, max_bytes: int) -> str:
+def help_text(target: str, crf: bool, max_bytes: int, style: str = DEFAULT_OUTLINE_STYLE) -> str:
     return (
         "Send me a photo and I cut out its main object as a Telegram sticker: a 512×512 PNG "
         "(ready for @Stickers) and a preview.\n\n"
@@ -54,9 +59,10 @@ def help_text(target: str, crf: bool, max_bytes: int) -> str:
         "/class NAME: what to cut out (cat, dog, person... or auto for the largest object)\n"
         "/classes: everything I can recognise\n"
         "/crf on|off: edge refinement\n"
+        "/style: the sticker's outline (white, with shadow, classic or none)\n"
         "/settings: your settings\n"
         '/pack: your sticker pack (tap "Add to my pack" under a sticker)\n'
-        "/emoji 😺: the emoji of the stickers you add next\n\n" + settings_line(target, crf)
+        "/emoji 😺: the emoji of the stickers you add next\n\n" + settings_line(target, crf, style)
     )
 
 
@@ -70,6 +76,31 @@ def classes_text() -> str:
 
 CLASS_USAGE = "Tell me which object to cut out, e.g. /class cat, or /class auto. See /classes."
 CRF_USAGE = "Use /crf on or /crf off."
+
+# The outline styles as users read them (keys: segmentation.options.OUTLINE_STYLES), in the
+# order of the /style buttons.
+STYLE_NAMES: Mapping[str, str] = {
+    "stroke": "white",
+    "shadow": "white with shadow",
+    "seed": "classic (thin light edge)",
+    "none": "none",
+}
+STYLE_USAGE = "Use /style and tap a button, or /style white|shadow|classic|none."
+STYLE_EXPIRED = "That style is not available any more: send /style again."
+
+
+def style_name(style: str) -> str:
+    return STYLE_NAMES.get(style, style)
+
+
+def style_prompt(current: str) -> str:
+    return f"Choose the sticker's outline (now: {style_name(current)}):"
+
+
+def style_set(style: str) -> str:
+    return f"OK: outline {style_name(style)}. Send a photo to see it."
+
+
 UNKNOWN_CLASS = "I don't know that object. See /classes for the ones I can recognise."
 ADMIN_ONLY = "Sorry, /stats is for the bot's admins only."
 

@@ -78,12 +78,15 @@ class OutlineStyle:
     shadow: bool = False
 
 
-# Named outline styles (the CLI's --style, the bot's /style); ``shadow`` is a separate switch.
+# Named outline styles (the CLI's --style, the bot's /style). The CLI's --shadow adds a
+# shadow to any of them; "shadow" is the stroke with its shadow, for the bot's buttons.
 OUTLINE_STYLES: Final[dict[str, OutlineStyle]] = {
     "stroke": OutlineStyle(),
+    "shadow": OutlineStyle(shadow=True),
     "seed": OutlineStyle(kind="seed", width=5, color=(248, 248, 248)),
     "none": OutlineStyle(kind="none"),
 }
+DEFAULT_OUTLINE_STYLE: Final = "stroke"
 
 
 @dataclass(frozen=True, slots=True)

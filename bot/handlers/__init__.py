@@ -10,14 +10,15 @@ from typing import Any
 
 from telegram.ext import Application
 
-from bot.handlers import admin, callbacks, commands, errors, packs, photos
+from bot.handlers import admin, callbacks, commands, errors, packs, photos, style
 from bot.services import Services
 
 App = Application[Any, Any, Any, Any, Any, Any]
 
 
 def register(application: App, services: Services) -> None:
-    # packs before callbacks: its button has a pattern, the class buttons' handler has none.
-    for module in (commands, admin, packs, callbacks, photos):
+    # packs and style before callbacks: their buttons have a pattern, the class buttons'
+    # handler has none.
+    for module in (commands, style, admin, packs, callbacks, photos):
         application.add_handlers(module.handlers(services))
     application.add_error_handler(errors.on_error)

@@ -61,6 +61,7 @@ class Photos:
             file_id=file_id,
             target=settings.target,
             crf=settings.crf,
+            style=settings.style,
         )
         if admission.refused is Refusal.BUSY:
             await message.reply_text(texts.busy())
