@@ -10,7 +10,7 @@ probability's own ramp. :func:`hard_alpha` is the seed's binary cut at the same 
 as the benchmark's reference.
 
 :func:`decontaminate` replaces the colour of every edge pixel (partly transparent, or opaque
-within :data:`RIM_PX` of the edge) by that of the nearest interior pixel, so the rim carries
+within :data:`RIM_PX` of the edge) by the mean of the interior pixels near it, so the rim carries
 the object's colour and not the background it was cut from (a green lawn leaves no green
 halo). Interior pixels keep their photo colour.
 """
@@ -87,13 +87,14 @@ def hard_alpha(
 def decontaminate(
     rgb: npt.NDArray[np.uint8], alpha: FloatImage, rim: int = RIM_PX, *, outside: int = 0
 ) -> npt.NDArray[np.uint8]:
-    """``rgb`` with every edge pixel's colour replaced by its nearest interior pixel's.
+    """``rgb`` with every edge pixel's colour replaced by the mean colour of the interior
+    pixels near it (a normalised box filter over the interior: no background enters it).
 
     Edge pixels: ``0 < alpha < 1``, and opaque pixels within ``rim`` pixels of those or of
     transparent ones; with ``outside`` > 0, also transparent pixels within that many pixels
     of the object (before an upscaling filter that reaches that far). Interior pixels and
-    the other transparent ones are returned unchanged; an object too thin to have an
-    interior is returned as is.
+    the other transparent ones are returned unchanged, and so is an edge pixel with no
+    interior pixel near it (an object too thin to have an interior).
     """
     if rgb.shape[:2] != alpha.shape:
         raise ValueError(f"alpha has shape {alpha.shape}, expected {rgb.shape[:2]}")
@@ -105,10 +106,15 @@ def decontaminate(
     edge = visible & ~interior
     if not interior.any() or not edge.any():
         return rgb
-    # For every pixel, the (row, col) of the nearest interior pixel.
-    rows, cols = ndimage.distance_transform_edt(
-        ~interior, return_distances=False, return_indices=True
+    # Every edge pixel is within rim + outside + 2 px of the interior (the partial ring is
+    # at most one pixel beyond the opaque one).
+    size = 2 * (max(1, rim) + outside + 2) + 1
+    weight = ndimage.uniform_filter(interior.astype(np.float32), size)
+    total = ndimage.uniform_filter(
+        rgb.astype(np.float32) * interior[..., np.newaxis], size=(size, size, 1)
     )
+    fill = edge & (weight > 1e-6)
     result = rgb.copy()
-    result[edge] = rgb[rows[edge], cols[edge]]
+    mean = total[fill] / weight[fill, np.newaxis]
+    result[fill] = np.clip(np.rint(mean), 0, 255).astype(np.uint8)
     return result

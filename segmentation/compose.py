@@ -35,6 +35,10 @@ logger = logging.getLogger(__name__)
 # (segmentation.alpha.PROB_RESAMPLING): Lanczos' negative lobes would overshoot and push the
 # object's edge past its box, eating the margin.
 PHOTO_RESAMPLING: Final = Image.Resampling.LANCZOS
+# A window more than this many times the sticker's size is first box-reduced by an integer
+# factor (Pillow's reducing_gap), then Lanczos-resampled: a 16 MP photo's window in a
+# fraction of the time, and no visible difference at 3x the final size.
+REDUCING_GAP: Final = 3.0
 
 # Lanczos-3 reaches this many source pixels: when upscaling, the background pixels this
 # close to the object are given the object's colours first.
@@ -144,7 +148,9 @@ def compose_sticker(
             window_rgb, window_alpha, alpha.RIM_PX, outside=LANCZOS_REACH_PX
         )
     scaled_rgb = np.asarray(
-        Image.fromarray(window_rgb).resize((out_w, out_h), PHOTO_RESAMPLING, box=window_box),
+        Image.fromarray(window_rgb).resize(
+            (out_w, out_h), PHOTO_RESAMPLING, box=window_box, reducing_gap=REDUCING_GAP
+        ),
         dtype=np.uint8,
     )
     prob_box = (

@@ -54,6 +54,7 @@ CRF_PRESETS: Final[dict[str, CrfParams]] = {
         bilateral_compat=3.0,
         bilateral_srgb=13.0,
         bilateral_sxy=30.0,
+        iterations=2,
         gate=0.9,
         min_area_ratio=0.8,
     ),

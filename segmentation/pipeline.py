@@ -10,8 +10,10 @@ The CLI and the bot call only :func:`make_sticker`. Stages, each timed:
    against the classes competing in its region;
 4. **compose** -- the object is selected at inference resolution; only its window of the
    photo and of the probability is resampled, once, to the sticker's scale, where the soft
-   alpha, the edge colours and the outline are made; the photo-resolution mask is derived;
-5. **encode** -- PNG (<= 512 KB) and WEBP.
+   alpha, the edge colours and the outline are made;
+5. **mask** -- the object's mask at the photo's resolution (``Sticker.mask``; the only step
+   whose time grows with the photo);
+6. **encode** -- PNG (<= 512 KB) and WEBP.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from segmentation.segmenter import Segmenter
 
 logger = logging.getLogger(__name__)
 
-STAGES = ("decode", "model", "crf", "compose", "encode")
+STAGES = ("decode", "model", "crf", "compose", "mask", "encode")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +102,7 @@ def make_sticker(
         if not np.any(prob > 0.5):
             raise NoObjectFound(target, detected)
         rgba = compose.compose_sticker(photo, prob, options.outline, soft=options.soft_edge)
+    with _timed(timings, "mask"):
         mask = photo_mask(prob, photo.shape[0], photo.shape[1])
     with _timed(timings, "encode"):
         png = compose.encode_png(rgba)

@@ -139,7 +139,8 @@ def test_make_with_real_model_writes_everything(
     assert next(iter(report["detected"])) == "cat"
     assert 0.1 < report["coverage"] < 0.9
     assert report["crf"] is True
-    assert set(report["timings_ms"]) == {"decode", "model", "crf", "compose", "encode", "total"}
+    stages = {"decode", "model", "crf", "compose", "mask", "encode", "total"}
+    assert set(report["timings_ms"]) == stages
     assert report["outputs"]["png"] == str(tmp_path / "cat.sticker.png")
 
     with Image.open(tmp_path / "cat.sticker.png") as sticker:
