@@ -194,7 +194,7 @@ def ensure(
     say = emit or (lambda line: logger.warning("%s", line))
     product = installed_path(entry, cache_dir)
     if product.is_file():
-        verify_file(product, _product_hash(entry), cache_dir, say, entry.name)
+        verify_file(product, installed_hash(entry), cache_dir, say, entry.name)
         return product
     if entry.backend == KERAS_FCN8S:
         from segmentation.weights import install_fcn8s
@@ -234,7 +234,7 @@ def ensure(
     return product
 
 
-def _product_hash(entry: ModelEntry) -> str | None:
+def installed_hash(entry: ModelEntry) -> str | None:
     """The published hash of what the backend loads (only when it is the download itself)."""
     return entry.sha256 if entry.member is None and entry.backend != KERAS_FCN8S else None
 
