@@ -62,7 +62,8 @@ class LineProgress:
     """One line at the start, at every :data:`LINE_STEP` of the file, and at the end."""
 
     def __init__(self, emit: Callable[[str], None] | None = None) -> None:
-        self._emit = emit or (lambda line: logger.info("%s", line))
+        # None: log lines (INFO); kept as None so that the object pickles (model processes).
+        self._sink = emit
         self._label = ""
         self._total: int | None = None
         self._done = 0
@@ -84,6 +85,12 @@ class LineProgress:
 
     def close(self) -> None:
         self._emit(f"{self._label}: {self._done / 1e6:.1f} MB received")
+
+    def _emit(self, line: str) -> None:
+        if self._sink is None:
+            logger.info("%s", line)
+        else:
+            self._sink(line)
 
 
 def progress_for(stream: TextIO | None = None) -> Progress:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from segmentation.errors import ModelUnavailable
 from segmentation.models.progress import Progress
@@ -28,8 +28,13 @@ from segmentation.models.registry import (
 )
 from segmentation.models.store import Emit, ensure, installed_path, is_installed
 
+if TYPE_CHECKING:
+    from segmentation.segmenter import Segmenter
+
 AUTO: Final = "auto"
 FP32: Final = "fp32"
+# File names a model path may have (see backend_of_path).
+MODEL_SUFFIXES: Final = (".tflite", ".pb", ".weights.h5")
 # The name load_segmenter knows FCN-8s by.
 FCN8S_BACKEND_NAME: Final = "fcn8s"
 
@@ -118,6 +123,9 @@ def _entry(name: str, registry: tuple[ModelEntry, ...]) -> ModelEntry:
 
 def _from_path(spec: str, registry: tuple[ModelEntry, ...]) -> ResolvedModel:
     path = Path(spec).expanduser()
+    if not path.is_file() and spec.endswith(MODEL_SUFFIXES):
+        kind = {".tflite": "TFLite", ".pb": "frozen graph", ".h5": "FCN-8s weights"}[path.suffix]
+        raise ModelUnavailable(f"{kind} model not found: {str(path)!r}")
     if not path.is_file():
         names = ", ".join(entry.name for entry in registry)
         raise ModelUnavailable(
@@ -125,3 +133,35 @@ def _from_path(spec: str, registry: tuple[ModelEntry, ...]) -> ResolvedModel:
             "`stickerbot models`) nor an existing model file"
         )
     return ResolvedModel(path.name, backend_of_path(path), path)
+
+
+def open_model(
+    spec: str,
+    *,
+    weights: Path | None = None,
+    cache_dir: Path | None = None,
+    mirror: str | None = None,
+    progress: Progress | None = None,
+    emit: Emit | None = None,
+    num_threads: int | None = None,
+    precision: str = FP32,
+) -> Segmenter:
+    """Resolve ``spec`` (downloading on first use) and load it. An explicit FCN-8s
+    ``weights`` file means FCN-8s from that file. A module-level function: a
+    ``functools.partial`` of it can be sent to a model process."""
+    from segmentation.segmenter import FCN8S, load_segmenter
+
+    model = FCN8S
+    if weights is None:
+        resolved = resolve_model(
+            spec,
+            cache_dir=cache_dir,
+            mirror=mirror,
+            progress=progress,
+            emit=emit,
+            precision=precision,
+        )
+        model, weights = resolved.load_arguments()
+    return load_segmenter(
+        model, weights=weights, cache_dir=cache_dir, num_threads=num_threads, precision=precision
+    )
