@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from segmentation import cli
@@ -143,3 +144,19 @@ def test_evaluate_refuses_a_folder_that_is_not_a_dataset(
 ) -> None:
     assert cli.main(["evaluate", str(tmp_path)]) == cli.EXIT_USAGE
     assert "is not a dataset" in capsys.readouterr().err
+
+
+def test_evaluate_reports_a_bad_mask_as_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PIL import Image
+
+    from tests.segmentation.datasets_kit import save_palette_mask
+    from tests.standins import ColourSegmenter
+
+    (tmp_path / "images").mkdir()
+    Image.new("RGB", (8, 6), (200, 20, 20)).save(tmp_path / "images" / "a.png")
+    save_palette_mask(np.full((6, 8), 40, np.uint8), tmp_path / "masks" / "a.png")
+    monkeypatch.setattr("segmentation.cli_models.open_segmenter", lambda _args: ColourSegmenter())
+    assert cli.main(["evaluate", str(tmp_path), "--crf", "off"]) == cli.EXIT_USAGE
+    assert "labels [40] outside 0..20" in capsys.readouterr().err
