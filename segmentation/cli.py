@@ -310,9 +310,16 @@ def _add_weights(commands: Any) -> None:
 
 
 def _run_download(args: argparse.Namespace) -> int:
+    from segmentation.models.progress import progress_for
+    from segmentation.models.store import mirror_from_environment
     from segmentation.weights import download_checkpoint, import_checkpoint, weights_path
 
-    prefix = download_checkpoint(args.cache_dir)
+    prefix = download_checkpoint(
+        args.cache_dir,
+        mirror=mirror_from_environment(),
+        progress=progress_for(sys.stderr),
+        emit=lambda line: print(line, file=sys.stderr),
+    )
     path = import_checkpoint(prefix, weights_path(args.cache_dir))
     print(f"wrote:    {path}")
     return EXIT_OK
