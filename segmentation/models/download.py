@@ -12,6 +12,7 @@ hash (trust on first use, :mod:`segmentation.models.store`).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import logging
@@ -114,6 +115,8 @@ def fetch(
     finally:
         if part.exists() and part.stat().st_size == 0:
             part.unlink()
+        with contextlib.suppress(OSError):  # only when empty: a resumable file stays
+            part.parent.rmdir()
     raise ModelUnavailable("; ".join(failures) or f"no source for {dest.name}")
 
 

@@ -70,6 +70,7 @@ def test_offline_make_says_how_to_get_the_model_and_leaves_nothing(
     assert str(models_dir(cache) / entry.filename) in err
     assert "STICKERBOT_MODEL_MIRROR" in err
     assert _files(cache) == []
+    assert not (models_dir(cache) / ".partial").exists()
     assert not (cache.parent / "s.png").exists()
 
 
