@@ -14,6 +14,17 @@ def _buttons(call: Any) -> list[dict[str, str]]:
     return [b for row in call.params["reply_markup"]["inline_keyboard"] for b in row]
 
 
+async def _press_and_check(
+    emulator: BotApiEmulator, offer: Any, data: str, confirmation: str, setting: str
+) -> None:
+    """Press a button: the message becomes ``confirmation``, /settings then shows ``setting``."""
+    emulator.press_button(USER, offer.result, data)
+    await emulator.wait_for("editMessageText", texted(USER, confirmation), WAIT_S)
+    mark = len(emulator.calls)
+    emulator.send_text(USER, "/settings")
+    await reply(emulator, USER, setting, since=mark)
+
+
 async def test_a_russian_speaking_user_is_answered_in_russian_from_the_first_message(
     emulator: BotApiEmulator, start_bot: StartBot
 ) -> None:
@@ -67,13 +78,9 @@ async def test_lang_switches_and_the_choice_survives_a_restart(
     emulator.send_text(USER, "/lang")
     menu = await reply(emulator, USER, "Choose a language", since=mark)
     assert [b["text"] for b in _buttons(menu)] == ["English", "Русский"]
-    emulator.press_button(USER, menu.result, "lang:ru")
-    await emulator.wait_for(
-        "editMessageText", texted(USER, "Хорошо: буду говорить по-русски."), WAIT_S
+    await _press_and_check(
+        emulator, menu, "lang:ru", "Хорошо: буду говорить по-русски.", "Ваши настройки"
     )
-    mark = len(emulator.calls)
-    emulator.send_text(USER, "/settings")
-    await reply(emulator, USER, "Ваши настройки", since=mark)
 
 
 async def test_an_unknown_class_gets_suggestions_and_a_button_that_sets_it(
@@ -86,11 +93,9 @@ async def test_an_unknown_class_gets_suggestions_and_a_button_that_sets_it(
     buttons = _buttons(answer)
     assert [b["text"] for b in buttons] == ["person"]
 
-    emulator.press_button(USER, answer.result, buttons[0]["callback_data"])
-    await emulator.wait_for("editMessageText", texted(USER, "OK: I'll cut out person."), WAIT_S)
-    mark = len(emulator.calls)
-    emulator.send_text(USER, "/settings")
-    await reply(emulator, USER, "class person", since=mark)
+    await _press_and_check(
+        emulator, answer, buttons[0]["callback_data"], "OK: I'll cut out person.", "class person"
+    )
 
 
 async def test_an_album_gets_one_sticker_per_photo_in_order_and_one_status(
