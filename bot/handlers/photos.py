@@ -56,6 +56,8 @@ class Photos:
         self._max_bytes = services.settings.MAX_IMAGE_BYTES
         # (chat id, media_group_id) -> its status message.
         self._albums: OrderedDict[tuple[int, str], Album] = OrderedDict()
+        # Albums of which a photo was refused (busy, too many waiting): said once.
+        self._refused_albums: OrderedDict[tuple[int, str], None] = OrderedDict()
 
     async def photo(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -84,6 +86,8 @@ class Photos:
             target=settings.target,
             crf=settings.crf,
         )
+        if admission.refused is not None and self._refusal_said(message):
+            return  # an album: one "busy" or "too many" for it, not one per photo
         if admission.refused is Refusal.BUSY:
             await message.reply_text(texts.busy())
             return
@@ -126,12 +130,22 @@ class Photos:
             logger.info("could not update the status of an album: %s", exc)
         return album.status_id
 
+    def _refusal_said(self, message: Message) -> bool:
+        """Whether another photo of this album was already refused (and told so); notes
+        that this one is."""
+        if message.media_group_id is None:
+            return False
+        key = (message.chat.id, message.media_group_id)
+        said = key in self._refused_albums
+        self._refused_albums[key] = None
+        _bound(self._refused_albums)
+        return said
+
     def _remember_album(self, message: Message, job_id: int, status_id: int | None) -> None:
         if message.media_group_id is None or status_id is None:
             return
         self._albums[(message.chat.id, message.media_group_id)] = Album(status_id, job_id, job_id)
-        while len(self._albums) > MAX_ALBUMS:
-            self._albums.popitem(last=False)
+        _bound(self._albums)
 
     async def not_an_image(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self._explain(update, "not_image", texts.NOT_AN_IMAGE)
@@ -153,6 +167,12 @@ class Photos:
             await update.effective_message.reply_text(text)
         except TelegramError as exc:
             logger.warning("could not answer a message: %s", exc)
+
+
+def _bound(albums: OrderedDict[tuple[int, str], Any]) -> None:
+    """Forget the oldest albums beyond :data:`MAX_ALBUMS`."""
+    while len(albums) > MAX_ALBUMS:
+        albums.popitem(last=False)
 
 
 def handlers(services: Services) -> list[BaseHandler[Any, Any, Any]]:

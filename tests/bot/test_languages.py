@@ -123,3 +123,17 @@ async def test_an_album_gets_one_sticker_per_photo_in_order_and_one_status(
     assert any("3 photos of this album, #1–#3" in e.params["text"] for e in edits)
     # What the user sees: one status line, three PNGs and three stickers.
     assert sum(text.startswith("Done ✓") for text in texts_to(emulator, USER)) == 1
+
+
+async def test_an_album_beyond_the_users_limit_is_refused_once_not_per_photo(
+    emulator: BotApiEmulator, start_bot: StartBot
+) -> None:
+    await start_bot(MAX_PENDING_PER_USER=2)
+    emulator.send_album(USER, [photo()] * 4)
+    await reply(emulator, USER, "You already have 2 photos waiting")
+    mark = 0
+    for _ in range(2):
+        preview = await emulator.wait_for("sendSticker", to(USER), WAIT_S, since=mark)
+        mark = emulator.calls.index(preview) + 1
+    refusals = [c for c in sent(emulator, "sendMessage", USER) if "already" in c.params["text"]]
+    assert len(refusals) == 1
