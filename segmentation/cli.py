@@ -127,7 +127,7 @@ def _add_make(commands: Any) -> None:
         "input",
         metavar="INPUT",
         nargs="+",
-        help=f"photo files or folders (their JPEG, PNG, WEBP... files), or a sample photo "
+        help=f"photo files or folders (their JPEG, PNG, WEBP... files), or (alone) a sample photo "
         f"shipped with scikit-image: {', '.join(SAMPLE_PREFIX + name for name in SAMPLES)}",
     )
     make.add_argument(
