@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 # Buttons offered when the asked-for class is absent: the largest few detected classes.
 MAX_CHOICES = 6
 STICKER_OUTCOME = "sticker"
+_CLOSED = (JobState.DONE, JobState.FAILED)
 
 
 class Delivery:
@@ -182,10 +183,16 @@ class Delivery:
             logger.info("could not add the pack button to job %d's PNG: %s", job.id, exc)
 
     async def _status(self, job: Job, text: str) -> None:
-        """Edit the "Queued, #N" message; a message gone or unchanged is no failure."""
+        """Edit the "Queued, #N" message; a message gone or unchanged is no failure. An
+        album's photos share one: it counts them instead."""
         if job.status_message_id is None:
             return
         message_id = job.status_message_id
+        album = await self._journal.sharing_status(job)
+        if len(album) > 1:
+            # This job is answered; its state is closed right after.
+            answered = sum(state in _CLOSED or id_ == job.id for id_, state in album)
+            text = texts.album_status(answered, len(album), album[0][0], album[-1][0])
         try:
             await self._once(
                 job,

@@ -275,6 +275,22 @@ class Journal:
     async def set_status_message(self, job_id: int, message_id: int) -> None:
         await self._update(job_id, "status_message_id = ?", message_id)
 
+    async def sharing_status(self, job: Job) -> list[tuple[int, JobState]]:
+        """The jobs (id, state) whose status is ``job``'s status message: an album's photos
+        share one (bot.handlers.photos); a photo on its own has only itself."""
+        if job.status_message_id is None:
+            return [(job.id, job.state)]
+
+        def siblings() -> list[tuple[int, JobState]]:
+            rows = self._db.execute(
+                "SELECT id, state FROM jobs WHERE chat_id = ? AND status_message_id = ? "
+                "ORDER BY id",
+                (job.chat_id, job.status_message_id),
+            ).fetchall()
+            return [(row["id"], JobState(row["state"])) for row in rows]
+
+        return await self._call(siblings)
+
     async def mark_running(self, job_id: int) -> None:
         """The worker takes the job up: one more attempt."""
         await self._update(job_id, "state = 'running', attempts = attempts + 1")

@@ -207,6 +207,17 @@ def queued_album(first_id: int, last_id: int, count: int) -> str:
     ).format(count=count, first=first_id, last=last_id)
 
 
+def album_status(answered: int, total: int, first_id: int, last_id: int) -> str:
+    """The album's status as its photos are answered (each sticker under its photo)."""
+    if answered < total:
+        return _("Album #{first}–#{last}: {answered} of {total} answered…").format(
+            answered=answered, total=total, first=first_id, last=last_id
+        )
+    return _("Done ✓ album #{first}–#{last}: {total} answered, each under its photo.").format(
+        total=total, first=first_id, last=last_id
+    )
+
+
 def busy() -> str:
     return _("I'm busy right now: too many photos in the queue. Please try again in a minute.")
 

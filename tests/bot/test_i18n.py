@@ -193,3 +193,8 @@ async def test_a_schema_2_journal_keeps_its_chat_settings_and_gains_the_language
         assert (await journal.chat_settings(5)).language == "ru"
     finally:
         await journal.close()
+
+
+def test_album_status_counts_the_answered_photos() -> None:
+    assert texts.album_status(1, 3, 4, 6) == "Album #4–#6: 1 of 3 answered…"
+    assert texts.album_status(3, 3, 4, 6).startswith("Done ✓ album #4–#6: 3 answered")

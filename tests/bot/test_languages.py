@@ -110,7 +110,9 @@ async def test_an_album_gets_one_sticker_per_photo_in_order_and_one_status(
     for _ in range(3):
         preview = await emulator.wait_for("sendSticker", to(USER), WAIT_S, since=mark)
         mark = emulator.calls.index(preview) + 1
-    await emulator.wait_for("editMessageText", texted(USER, "Done ✓ #3"), WAIT_S)
+    await emulator.wait_for(
+        "editMessageText", texted(USER, "Done ✓ album #1–#3: 3 answered"), WAIT_S
+    )
     documents = sent(emulator, "sendDocument", USER)
     assert [d.params["reply_parameters"]["message_id"] for d in documents] == photo_ids
     assert len(sent(emulator, "sendSticker", USER)) == 3
@@ -122,7 +124,9 @@ async def test_an_album_gets_one_sticker_per_photo_in_order_and_one_status(
     assert {e.params["message_id"] for e in edits} == {status_id}
     assert any("3 photos of this album, #1–#3" in e.params["text"] for e in edits)
     # What the user sees: one status line, three PNGs and three stickers.
-    assert sum(text.startswith("Done ✓") for text in texts_to(emulator, USER)) == 1
+    assert [t for t in texts_to(emulator, USER) if "#" in t] == [
+        "Done ✓ album #1–#3: 3 answered, each under its photo."
+    ]
 
 
 async def test_an_album_beyond_the_users_limit_is_refused_once_not_per_photo(
