@@ -202,7 +202,8 @@ class StickerBot:
                 menu = [BotCommand(name, description) for name, description in texts.commands()]
             if language == i18n.SOURCE_LANGUAGE:
                 await bot.set_my_commands(menu)
-            await bot.set_my_commands(menu, language_code=language)
+            # Telegram takes two-letter ISO 639-1 codes here ("pt" for a pt_BR catalog).
+            await bot.set_my_commands(menu, language_code=language.split("_", 1)[0])
 
     async def stop(self) -> None:
         """Stop in reverse order; safe after a partial start, and twice. A step that fails is

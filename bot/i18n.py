@@ -72,12 +72,9 @@ def negotiate(code: str | None) -> str | None:
     None when we don't speak it."""
     if not code:
         return None
+    spoken = {language.lower(): language for language in languages()}
     code = code.replace("-", "_").lower()
-    spoken = languages()
-    if code in spoken:
-        return code
-    base = code.split("_", 1)[0]
-    return base if base in spoken else None
+    return spoken.get(code) or spoken.get(code.split("_", 1)[0])
 
 
 def resolve(chosen: str | None, telegram_code: str | None) -> str:
