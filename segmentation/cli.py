@@ -101,6 +101,10 @@ def build_parser(extra_commands: Sequence[CommandAdder] = ()) -> argparse.Argume
     _add_classes(commands)
     _add_weights(commands)
     _add_export(commands)
+    from segmentation.cli_models import add_evaluate_command, add_models_command
+
+    add_models_command(commands)
+    add_evaluate_command(commands)
     for add in extra_commands:
         add(commands)
     return parser
@@ -119,9 +123,10 @@ def _add_make(commands: Any) -> None:
         "make",
         help="make stickers from photos (files or folders)",
         description="Make a sticker-ready 512x512 PNG from each photo; the model is loaded "
-        "once. With several photos or a folder: one line per photo, a summary, and the run "
-        "goes on past a bad photo. Exit codes: 0 ok, 2 usage, 3 no object of the target class "
-        "(in any photo), 4 invalid or too large image (any), 5 model unavailable.",
+        "once (the default model is fetched on first use, 2 MB). With several photos or a "
+        "folder: one line per photo, a summary, and the run goes on past a bad photo. Exit "
+        "codes: 0 ok, 2 usage, 3 no object of the target class (in any photo), 4 invalid or "
+        "too large image (any), 5 model unavailable (e.g. offline).",
     )
     make.add_argument(
         "input",
@@ -155,14 +160,10 @@ def _add_make(commands: Any) -> None:
     make.add_argument(
         "--no-crf", dest="crf", action="store_false", help="skip dense-CRF refinement"
     )
-    make.add_argument(
-        "--model",
-        default="fcn8s",
-        metavar="fcn8s|PATH.tflite",
-        help="FCN-8s with imported weights (default) or any PASCAL VOC 21-class TFLite model",
-    )
-    make.add_argument("--weights", type=Path, help="FCN-8s .weights.h5 (default: in the cache)")
-    make.add_argument("--cache-dir", type=Path, help="weights cache (default ~/.cache/stickerbot)")
+    from segmentation.cli_models import add_model_arguments
+
+    add_model_arguments(make)
+    make.add_argument("--weights", type=Path, help="FCN-8s .weights.h5 (implies FCN-8s)")
     _add_precision(
         make,
         "FCN-8s precision: fp32 (Keras, default, most accurate) or a TFLite "
@@ -249,11 +250,10 @@ def _make_options(args: argparse.Namespace) -> StickerOptions:
 
 
 def _load_model(args: argparse.Namespace) -> Segmenter:
-    from segmentation.segmenter import load_segmenter
+    """The model --model names (downloaded in the open on first use; loading is quiet)."""
+    from segmentation.cli_models import open_segmenter
 
-    return load_segmenter(
-        args.model, weights=args.weights, cache_dir=args.cache_dir, precision=args.precision
-    )
+    return open_segmenter(args, weights=args.weights, precision=args.precision)
 
 
 def _run_make(args: argparse.Namespace) -> int:
@@ -272,8 +272,8 @@ def _run_make(args: argparse.Namespace) -> int:
 
     from segmentation.pipeline import make_sticker
 
+    segmenter = _load_model(args)
     with quiet_native_stderr(enabled=args.verbose == 0):
-        segmenter = _load_model(args)
         sticker = make_sticker(data, segmenter, options)
 
     output: Path = args.output or stem.with_name(stem.name + ".sticker.png")
@@ -334,8 +334,8 @@ def _run_make_many(args: argparse.Namespace) -> int:
         outputs = output_names(photos, args.output)
     else:
         outputs = {photo: photo.with_name(photo.stem + ".sticker.png") for photo in photos}
+    segmenter = _load_model(args)
     with quiet_native_stderr(enabled=args.verbose == 0):
-        segmenter = _load_model(args)
         return make_many(photos, outputs, segmenter, options, jobs=args.jobs, as_json=args.json)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from segmentation import cli, segmenter
+from segmentation import cli, cli_models
 from segmentation.batch import expand, output_names
 from segmentation.options import StickerOptions
 from segmentation.pipeline import finish, make_sticker, predict
@@ -41,8 +41,8 @@ def folder(tmp_path: Path) -> Path:
 
 @pytest.fixture(autouse=True)
 def standin_model(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The CLI's model is the colour stand-in (red is ``cat``), loaded without TensorFlow."""
-    monkeypatch.setattr(segmenter, "load_segmenter", lambda *_a, **_k: ColourSegmenter())
+    """The CLI's model is the colour stand-in (red is ``cat``): no download, no TensorFlow."""
+    monkeypatch.setattr(cli_models, "open_segmenter", lambda *_a, **_k: ColourSegmenter())
 
 
 def test_a_folder_gives_files_lines_a_summary_and_the_worst_exit_code(
