@@ -335,8 +335,8 @@ def _run_make_many(args: argparse.Namespace) -> int:
     else:
         outputs = {photo: photo.with_name(photo.stem + ".sticker.png") for photo in photos}
     segmenter = _load_model(args)
-    with quiet_native_stderr(enabled=args.verbose == 0):
-        return make_many(photos, outputs, segmenter, options, jobs=args.jobs, as_json=args.json)
+    # Not muted: the progress bar and the summary go to stderr.
+    return make_many(photos, outputs, segmenter, options, jobs=args.jobs, as_json=args.json)
 
 
 # --- classes ----------------------------------------------------------------------------------
