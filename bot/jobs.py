@@ -33,7 +33,7 @@ from segmentation.options import DEFAULT_OUTLINE_STYLE as DEFAULT_STYLE
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # Finished jobs are kept this long: the "tap a class" buttons of a photo work until then.
 RETENTION_SECONDS = 7 * 24 * 3600
 # Waiting for a lock beyond this means something else holds the database: fail loudly.
@@ -48,7 +48,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     file_id TEXT NOT NULL,                -- Telegram's handle of the photo (never the bytes)
     target TEXT NOT NULL,
     crf INTEGER NOT NULL,
-    style TEXT NOT NULL DEFAULT 'stroke',  -- the outline style's name (schema 3)
+    style TEXT NOT NULL DEFAULT 'stroke',  -- the outline style's name (schema 4)
     state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done', 'failed')),
     attempts INTEGER NOT NULL DEFAULT 0,
     status_message_id INTEGER,            -- our "Queued, #N" message, edited when done
@@ -70,8 +70,10 @@ CREATE TABLE IF NOT EXISTS chat_settings (
     chat_id INTEGER PRIMARY KEY,
     target TEXT NOT NULL,
     crf INTEGER NOT NULL,
-    style TEXT NOT NULL DEFAULT 'stroke',  -- the outline style's name (schema 3)
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    language TEXT,                        -- chosen with /lang (schema 3); NULL: Telegram's
+    telegram_language TEXT,               -- the language_code last seen in the chat (schema 3)
+    style TEXT NOT NULL DEFAULT 'stroke'  -- the outline style's name (schema 4)
 );
 -- Sticker sets the bot made for a user (bot.packs): numbered 1, 2, ... as each fills up.
 CREATE TABLE IF NOT EXISTS packs (
@@ -101,9 +103,12 @@ CREATE TABLE IF NOT EXISTS pack_settings (
 """
 # Schema 1 -> 2: the file_id of sent files (the packs tables are created by _SCHEMA).
 _MIGRATE_TO_2 = "ALTER TABLE sent ADD COLUMN file_id TEXT"
-# Schema 2 -> 3: the outline style of jobs and of each chat's settings (tables that an old
-# journal lacked were just created by _SCHEMA with the column).
-_MIGRATE_TO_3 = ("jobs", "chat_settings")
+# Schema 2 -> 3: the chat's language (bot.i18n), two columns of chat_settings (added unless
+# _SCHEMA just created the table with them).
+_COLUMNS_OF_3 = ("language", "telegram_language")
+# Schema 3 -> 4: the outline style of jobs and of each chat's settings (added unless
+# _SCHEMA just created the table with it).
+_TABLES_OF_4 = ("jobs", "chat_settings")
 _ADD_STYLE = "ALTER TABLE {} ADD COLUMN style TEXT NOT NULL DEFAULT 'stroke'"
 
 
@@ -156,6 +161,11 @@ class Admission:
 class ChatSettings:
     target: str = AUTO
     crf: bool = True
+    # The language chosen with /lang; None: the user's Telegram language (bot.i18n.resolve).
+    language: str | None = None
+    # The language_code Telegram last sent from this chat (what answers of queued jobs use).
+    telegram_language: str | None = None
+    # The outline style's name (segmentation.options.OUTLINE_STYLES).
     style: str = DEFAULT_STYLE
 
 
@@ -279,6 +289,22 @@ class Journal:
     async def set_status_message(self, job_id: int, message_id: int) -> None:
         await self._update(job_id, "status_message_id = ?", message_id)
 
+    async def sharing_status(self, job: Job) -> list[tuple[int, JobState]]:
+        """The jobs (id, state) whose status is ``job``'s status message: an album's photos
+        share one (bot.handlers.photos); a photo on its own has only itself."""
+        if job.status_message_id is None:
+            return [(job.id, job.state)]
+
+        def siblings() -> list[tuple[int, JobState]]:
+            rows = self._db.execute(
+                "SELECT id, state FROM jobs WHERE chat_id = ? AND status_message_id = ? "
+                "ORDER BY id",
+                (job.chat_id, job.status_message_id),
+            ).fetchall()
+            return [(row["id"], JobState(row["state"])) for row in rows]
+
+        return await self._call(siblings)
+
     async def mark_running(self, job_id: int) -> None:
         """The worker takes the job up: one more attempt."""
         await self._update(job_id, "state = 'running', attempts = attempts + 1")
@@ -353,11 +379,19 @@ class Journal:
     async def chat_settings(self, chat_id: int) -> ChatSettings:
         def read() -> ChatSettings:
             row = self._db.execute(
-                "SELECT target, crf, style FROM chat_settings WHERE chat_id = ?", (chat_id,)
+                "SELECT target, crf, language, telegram_language, style FROM chat_settings "
+                "WHERE chat_id = ?",
+                (chat_id,),
             ).fetchone()
             if row is None:
                 return ChatSettings()
-            return ChatSettings(row["target"], bool(row["crf"]), row["style"])
+            return ChatSettings(
+                row["target"],
+                bool(row["crf"]),
+                row["language"],
+                row["telegram_language"],
+                row["style"],
+            )
 
         return await self._call(read)
 
@@ -365,11 +399,22 @@ class Journal:
         def write() -> None:
             with self._db as db:
                 db.execute(
-                    "INSERT INTO chat_settings (chat_id, target, crf, style, updated_at) "
-                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (chat_id) DO UPDATE SET "
-                    "target = excluded.target, crf = excluded.crf, style = excluded.style, "
+                    "INSERT INTO chat_settings (chat_id, target, crf, language, "
+                    "telegram_language, style, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (chat_id) DO UPDATE SET "
+                    "target = excluded.target, crf = excluded.crf, "
+                    "language = excluded.language, "
+                    "telegram_language = excluded.telegram_language, style = excluded.style, "
                     "updated_at = excluded.updated_at",
-                    (chat_id, settings.target, int(settings.crf), settings.style, time.time()),
+                    (
+                        chat_id,
+                        settings.target,
+                        int(settings.crf),
+                        settings.language,
+                        settings.telegram_language,
+                        settings.style,
+                        time.time(),
+                    ),
                 )
 
         await self._call(write)
@@ -423,8 +468,13 @@ class Journal:
             if 0 < version < 2:
                 conn.execute(_MIGRATE_TO_2)
             if 0 < version < 3:
-                for table in _MIGRATE_TO_3:
-                    columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+                have = {row["name"] for row in conn.execute("PRAGMA table_info(chat_settings)")}
+                for column in _COLUMNS_OF_3:
+                    if column not in have:
+                        conn.execute(f"ALTER TABLE chat_settings ADD COLUMN {column} TEXT")
+            if 0 < version < 4:
+                for table in _TABLES_OF_4:
+                    columns = {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
                     if "style" not in columns:
                         conn.execute(_ADD_STYLE.format(table))
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

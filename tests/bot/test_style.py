@@ -58,15 +58,13 @@ async def test_style_buttons_change_the_next_sticker_and_are_kept(
     mark = len(emulator.calls)
     emulator.send_text(USER, "/settings")
     settings = await reply(emulator, USER, "Your settings", since=mark)
-    assert "outline classic" in settings.params["text"]
+    assert "Outline: classic" in settings.params["text"]
     emulator.send_text(USER, "/help")
     help_text = await reply(emulator, USER, "Send me a photo", since=mark)
     assert "/style" in help_text.params["text"]
 
 
-async def test_style_by_word_and_bad_words(
-    emulator: BotApiEmulator, start_bot: StartBot
-) -> None:
+async def test_style_by_word_and_bad_words(emulator: BotApiEmulator, start_bot: StartBot) -> None:
     await start_bot()
     emulator.send_text(USER, "/style sparkly")
     await reply(emulator, USER, "Use /style and tap a button")
@@ -101,8 +99,9 @@ async def test_a_schema_2_journal_gains_styles(tmp_path: Path) -> None:
     old.close()
     journal = await Journal.open(path)
     try:
-        assert await journal.chat_settings(7) == ChatSettings("dog", False, "stroke")
-        await journal.save_chat_settings(7, ChatSettings("dog", False, "seed"))
+        expected = ChatSettings(target="dog", crf=False, style="stroke")
+        assert await journal.chat_settings(7) == expected
+        await journal.save_chat_settings(7, ChatSettings(target="dog", crf=False, style="seed"))
         assert (await journal.chat_settings(7)).style == "seed"
     finally:
         await journal.close()
