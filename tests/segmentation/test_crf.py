@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -389,3 +390,19 @@ def test_the_tuned_preset_never_removes_a_faint_thin_object() -> None:
     network = crf.target_probability(probs, 1) > 0.5
     assert (seed > 0.5).sum() < 0.8 * network.sum()  # what the guard is for
     assert (tuned > 0.5).sum() >= 0.8 * network.sum()
+
+
+def test_size_reference_scales_both_kernel_widths_with_the_object() -> None:
+    """Kernel widths follow sqrt(object pixels) / size_reference, within SIZE_SCALE_RANGE;
+    0 leaves them in pixels."""
+    prob = np.zeros((400, 400), np.float32)
+    prob[:100, :100] = 0.9  # a 100 px side
+    params = CrfParams(gaussian_sxy=10.0, bilateral_sxy=40.0, size_reference=200.0)
+    sized = crf._sized(params, prob)
+    assert (sized.gaussian_sxy, sized.bilateral_sxy) == pytest.approx((5.0, 20.0))
+    assert crf._sized(dataclasses.replace(params, size_reference=0.0), prob).bilateral_sxy == 40.0
+    prob[:] = 0.9  # 400 px side, twice the reference
+    assert crf._sized(params, prob).bilateral_sxy == pytest.approx(80.0)
+    prob[:] = 0.0
+    prob[:2, :2] = 0.9  # 2 px side: clipped to the range's lower end
+    assert crf._sized(params, prob).bilateral_sxy == pytest.approx(40.0 * crf.SIZE_SCALE_RANGE[0])
