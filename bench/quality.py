@@ -62,13 +62,15 @@ EDGES: Final = ("hard", "soft")
 # TUNE_GRID; the constraints of TUNE_CONSTRAINTS (confidence gate, area guard) are applied
 # to its result afterwards (segmentation.crf.constrain, exactly what refine_classes does).
 # ``size_reference`` 0 is kernel widths in pixels, 250 scales them to the object's side
-# (250 px: a mid-sized object at the 513 px inference scale).
+# (250 px: a mid-sized object at the 513 px inference scale). ``unary_temperature`` 2
+# softens the network's probabilities (square root, renormalised) before the CRF.
 TUNE_GRID: Final[dict[str, Sequence[float]]] = {
     "gaussian_compat": (1.0, 3.0),
     "bilateral_compat": (3.0, 5.0, 8.0),
     "bilateral_sxy": (30.0, 50.0),
     "size_reference": (0.0, 250.0),
     "iterations": (2, 5),
+    "unary_temperature": (1.0, 2.0),
 }
 # The area guard is a safety rail, not a tuned value: fixed at 0.8. A half of 13 objects
 # rarely holds the thin or faint object the guard protects, so a search over it drops the

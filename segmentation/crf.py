@@ -94,7 +94,7 @@ def refine(
     if box is not None:
         top, bottom, left, right = box
         target = result[top:bottom, left:right]
-        unary = np.stack([target, 1.0 - target], axis=-1)
+        unary = _soften(np.stack([target, 1.0 - target], axis=-1), params.unary_temperature)
         params = _sized(params, result)
         refined = _refine_region(rgb, box, unary, params, max_pixels)
         result[top:bottom, left:right] = constrain(target, refined, params)
@@ -139,12 +139,24 @@ def refine_classes(
         mass = region.sum(axis=(0, 1))
         mass[target] = -1.0
         labels.append(int(mass.argmax()))
-    unary = region[..., labels]
-    unary /= np.maximum(unary.sum(axis=-1, keepdims=True), PROB_EPS)
+    unary = _soften(region[..., labels], params.unary_temperature)
     params = _sized(params, result)
     refined = _refine_region(rgb, box, unary, params, max_pixels)
     network = result[top:bottom, left:right]
     result[top:bottom, left:right] = constrain(network, refined, params)
+    return result
+
+
+def _soften(unary: npt.NDArray[np.float32], temperature: float) -> npt.NDArray[np.float32]:
+    """``unary`` (``... x L`` probabilities) to the power ``1 / temperature``, renormalised
+    over the labels."""
+    if temperature <= 0:
+        raise ValueError(f"unary_temperature must be positive, got {temperature}")
+    if temperature != 1.0:
+        unary = np.power(np.maximum(unary, 0.0), np.float32(1.0 / temperature))
+    result: npt.NDArray[np.float32] = unary / np.maximum(
+        unary.sum(axis=-1, keepdims=True), PROB_EPS
+    )
     return result
 
 

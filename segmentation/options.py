@@ -38,6 +38,10 @@ class CrfParams:
     # sqrt(object pixels) / ``size_reference`` (clipped to crf.SIZE_SCALE_RANGE), so a
     # small object is not smoothed away and a large one is smoothed alike. 0: widths in px.
     size_reference: float = 0.0
+    # The unaries are the network's probabilities raised to 1 / ``unary_temperature`` and
+    # renormalised: above 1 a confident network's answer weighs less against the pairwise
+    # terms (1: the probabilities as they are, the seed's way).
+    unary_temperature: float = 1.0
 
 
 # Named CRF parameters (segmentation.crf.preset resolves "tuned" to one of them by backend).

@@ -406,3 +406,16 @@ def test_size_reference_scales_both_kernel_widths_with_the_object() -> None:
     prob[:] = 0.0
     prob[:2, :2] = 0.9  # 2 px side: clipped to the range's lower end
     assert crf._sized(params, prob).bilateral_sxy == pytest.approx(40.0 * crf.SIZE_SCALE_RANGE[0])
+
+
+def test_unary_temperature_softens_the_networks_probabilities() -> None:
+    """T > 1 pulls every pixel's probabilities towards uniform, keeping their order and a
+    unit sum; T = 1 only renormalises; a non-positive T is refused."""
+    probs = np.array([[[0.9, 0.1], [0.3, 0.5]]], np.float32)
+    np.testing.assert_allclose(crf._soften(probs, 1.0), [[[0.9, 0.1], [0.375, 0.625]]], rtol=1e-6)
+    soft = crf._soften(probs, 2.0)
+    np.testing.assert_allclose(soft.sum(axis=-1), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(soft[0, 0], [0.75, 0.25], rtol=1e-6)  # sqrt 0.9 : sqrt 0.1 = 3
+    assert soft[0, 1, 1] > 0.5 > soft[0, 1, 0]
+    with pytest.raises(ValueError, match="unary_temperature must be positive, got 0"):
+        crf._soften(probs, 0.0)
