@@ -1,7 +1,14 @@
-"""The 21 PASCAL VOC classes, their aliases and the parser of user-typed class names."""
+"""The 21 PASCAL VOC classes, their aliases and the parser of user-typed class names.
+
+A model may have its own class list (a trained model's metadata: index 0 is the background);
+:func:`parse_class` and :func:`class_index` take it as ``classes`` (default: VOC). The VOC
+aliases apply to VOC models only; any class list accepts case, blanks and plurals.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from typing import Final
 
 from segmentation.errors import UnknownClass
@@ -70,29 +77,75 @@ ALIASES: Final[dict[str, str]] = {
 _INDEX: Final = {name: i for i, name in enumerate(VOC_CLASSES)}
 
 
-def class_index(name: str) -> int:
-    """Label value of a canonical class name (``"person"`` -> 15)."""
-    return _INDEX[name]
+# Longest class name a user-defined class list may hold (it ends up in buttons and messages).
+MAX_CLASS_NAME = 32
+_NAME = re.compile(r"[a-z0-9][a-z0-9 _-]*")
 
 
-def parse_class(text: str, *, allow_auto: bool = True) -> str:
-    """Normalise a user-typed class name to its canonical VOC name (or ``"auto"``).
+def class_index(name: str, classes: Sequence[str] = VOC_CLASSES) -> int:
+    """Label value of a canonical class name (``"person"`` -> 15 in VOC)."""
+    if classes is VOC_CLASSES:
+        return _INDEX[name]
+    return list(classes).index(name)
 
-    Case, surrounding blanks, a plural ``s`` and the aliases above are accepted;
-    ``background`` is not a target. Raises :class:`UnknownClass` listing valid names.
+
+def _key(text: str) -> str:
+    return " ".join(str(text).strip().lower().split())
+
+
+def parse_class(
+    text: str, *, allow_auto: bool = True, classes: Sequence[str] = VOC_CLASSES
+) -> str:
+    """Normalise a user-typed class name to its canonical name in ``classes`` (or ``"auto"``).
+
+    Case, surrounding blanks, a plural ``s`` and, for the VOC list, the aliases above are
+    accepted; ``background`` (index 0) is not a target. Raises :class:`UnknownClass` listing
+    valid names.
     """
-    key = " ".join(str(text).strip().lower().split())
+    key = _key(text)
     if allow_auto and key == AUTO:
         return AUTO
+    aliases = ALIASES if tuple(classes) == VOC_CLASSES else {}
+    targets = set(classes[1:])
     for candidate in (key, key.removesuffix("s"), key.removesuffix("es")):
-        name = ALIASES.get(candidate, candidate)
-        if name in _INDEX and name != VOC_CLASSES[BACKGROUND]:
+        name = aliases.get(candidate, candidate)
+        if name in targets:
             return name
-    valid = ", ".join(VOC_CLASSES[1:])
+    valid = ", ".join(classes[1:])
     auto = f"{AUTO}, " if allow_auto else ""
     raise UnknownClass(f"unknown class {text!r}; choose one of: {auto}{valid}")
 
 
-def aliases_of(name: str) -> list[str]:
-    """The aliases that map to the canonical class ``name``, sorted."""
+def aliases_of(name: str, classes: Sequence[str] = VOC_CLASSES) -> list[str]:
+    """The aliases that map to the canonical class ``name`` (VOC classes only), sorted."""
+    if tuple(classes) != VOC_CLASSES:
+        return []
     return sorted(alias for alias, target in ALIASES.items() if target == name)
+
+
+def check_class_list(names: Sequence[str]) -> tuple[str, ...]:
+    """A model's class list from user-given names: normalised, ``background`` first.
+
+    ``names`` may include ``background`` (it must then be first); names are lower-cased and
+    must be unique, start with a letter or digit and hold only letters, digits, blanks,
+    ``_`` or ``-``. Raises :class:`ValueError` naming the bad entry.
+    """
+    keys = [_key(name) for name in names]
+    background = VOC_CLASSES[BACKGROUND]
+    if keys and keys[0] == background:
+        keys = keys[1:]
+    if not keys:
+        raise ValueError("the class list is empty: name at least one class besides background")
+    seen: set[str] = set()
+    for key in keys:
+        if key in (background, AUTO):
+            raise ValueError(f"{key!r} cannot be a class name (reserved)")
+        if not _NAME.fullmatch(key) or len(key) > MAX_CLASS_NAME:
+            raise ValueError(
+                f"invalid class name {key!r}: use 1-{MAX_CLASS_NAME} letters, digits, "
+                "blanks, '_' or '-'"
+            )
+        if key in seen:
+            raise ValueError(f"class {key!r} is listed twice")
+        seen.add(key)
+    return (background, *keys)

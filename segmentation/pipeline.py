@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -51,21 +51,25 @@ class Sticker:
     timings_ms: dict[str, float]
 
 
-def detected_classes(labels: np.ndarray, min_share: float) -> dict[str, float]:
+def detected_classes(
+    labels: np.ndarray, min_share: float, classes: Sequence[str] = VOC_CLASSES
+) -> dict[str, float]:
     """Share of pixels per non-background class present above ``min_share``, largest first."""
-    counts = np.bincount(labels.ravel(), minlength=len(VOC_CLASSES))[: len(VOC_CLASSES)]
+    counts = np.bincount(labels.ravel(), minlength=len(classes))[: len(classes)]
     shares = counts / max(1, labels.size)
     found = {
-        VOC_CLASSES[i]: float(shares[i])
-        for i in range(len(VOC_CLASSES))
+        classes[i]: float(shares[i])
+        for i in range(len(classes))
         if i != BACKGROUND and shares[i] >= min_share
     }
     return dict(sorted(found.items(), key=lambda item: item[1], reverse=True))
 
 
-def choose_target(requested: str, detected: dict[str, float]) -> str:
+def choose_target(
+    requested: str, detected: dict[str, float], classes: Sequence[str] = VOC_CLASSES
+) -> str:
     """The class to cut out: the requested one if present, or the largest for ``auto``."""
-    name = parse_class(requested)
+    name = parse_class(requested, classes=classes)
     if name == AUTO:
         if not detected:
             raise NoObjectFound(AUTO, detected)
@@ -87,9 +91,10 @@ def make_sticker(
         small = resize_longer_side(photo, options.inference_side)
     with _timed(timings, "model"):
         probs = segmenter.predict(small)
-        detected = detected_classes(probs.argmax(axis=-1), options.min_detected_share)
-        target = choose_target(options.target, detected)
-        index = class_index(target)
+        classes = segmenter.classes
+        detected = detected_classes(probs.argmax(axis=-1), options.min_detected_share, classes)
+        target = choose_target(options.target, detected, classes)
+        index = class_index(target, classes)
     with _timed(timings, "crf"):
         if options.crf:
             # refine_classes computes the network's two-label map itself: not done twice.

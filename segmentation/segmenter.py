@@ -5,7 +5,12 @@ to per-pixel PASCAL VOC class probabilities. Backends plug in behind the same pr
   imported from the seed's checkpoint (``segmentation.weights``);
 * :class:`Fcn8sLiteSegmenter` -- the same FCN-8s exported to TFLite at a reduced precision
   (``stickerbot export``, ``segmentation.export``);
-* :class:`TFLiteSegmenter` -- any 21-class PASCAL VOC ``.tflite`` model (e.g. DeepLabV3).
+* :class:`TFLiteSegmenter` -- any 21-class PASCAL VOC ``.tflite`` model (e.g. DeepLabV3);
+* :class:`TrainedSegmenter` -- a model trained by ``stickerbot train`` (``NAME.model.json``),
+  with its own class list.
+
+Every backend names its classes (``classes``, index 0 the background): VOC for all but a
+trained model of other classes.
 
 TensorFlow is imported lazily, inside the backends, so that importing this module (and
 ``stickerbot --help``) stays fast.
@@ -21,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from segmentation.classes import NUM_CLASSES
+from segmentation.classes import NUM_CLASSES, VOC_CLASSES
 from segmentation.errors import ModelUnavailable
 from segmentation.export import FP32
 
@@ -50,9 +55,12 @@ class Segmenter(Protocol):
     name: str
     backend: str
     device: str
+    # The model's class names, in output order; index 0 is the background.
+    classes: tuple[str, ...]
 
     def predict(self, rgb: np.ndarray) -> np.ndarray:
-        """HxWx3 uint8 RGB -> HxWx21 float32 probabilities (summing to 1 per pixel)."""
+        """HxWx3 uint8 RGB -> HxWxC float32 probabilities (summing to 1 per pixel), C the
+        number of ``classes``."""
         ...
 
     def warmup(self) -> None:
@@ -68,7 +76,8 @@ def load_segmenter(
     num_threads: int | None = None,
     precision: str = FP32,
 ) -> Segmenter:
-    """Load a backend: ``"fcn8s"`` or a path to a ``.tflite`` file.
+    """Load a backend: ``"fcn8s"``, a path to a ``.tflite`` file or a trained model's
+    ``.model.json`` (``stickerbot train``).
 
     FCN-8s runs in Keras at ``precision="fp32"`` (the default, the most accurate); any other
     of :data:`segmentation.export.PRECISIONS` loads the TFLite files ``stickerbot export
@@ -87,9 +96,16 @@ def load_segmenter(
             return Fcn8sSegmenter.load(weights=weights, cache_dir=cache_dir)
         return Fcn8sLiteSegmenter.load(precision, cache_dir=cache_dir, num_threads=num_threads)
     path = Path(model).expanduser()
+    from segmentation.trained import METADATA_SUFFIX, is_model_file
+
+    if is_model_file(path):
+        if precision != FP32:
+            raise ModelUnavailable(f"--precision applies to {FCN8S!r}, not to {path.name}")
+        return TrainedSegmenter.load(path)
     if path.suffix != ".tflite":
         raise ModelUnavailable(
-            f"unknown model {model!r}: use {FCN8S!r} or a path to a .tflite file"
+            f"unknown model {model!r}: use {FCN8S!r}, a path to a .tflite file or a "
+            f"trained model's {METADATA_SUFFIX}"
         )
     if precision != FP32:
         raise ModelUnavailable(
@@ -189,6 +205,7 @@ class TFLiteSegmenter:
     """
 
     backend = "tflite"
+    classes = VOC_CLASSES
 
     def __init__(self, path: Path, *, num_threads: int | None = None) -> None:
         if not path.is_file():
@@ -306,6 +323,7 @@ class Fcn8sSegmenter:
 
     backend = "keras"
     precision = FP32
+    classes = VOC_CLASSES
 
     def __init__(self, model: keras.Model, name: str = FCN8S) -> None:
         self.name = name
@@ -341,6 +359,7 @@ class Fcn8sLiteSegmenter:
     """
 
     backend = "tflite"
+    classes = VOC_CLASSES
 
     def __init__(
         self, buckets: dict[tuple[int, int], Path], precision: str, *, num_threads: int | None
@@ -424,3 +443,66 @@ class Fcn8sLiteSegmenter:
             return probs
         resized = _resize_probabilities(probs, h, w)
         return _normalised(resized)
+
+
+class TrainedSegmenter:
+    """A model trained by ``stickerbot train``: any stage, any backbone width, its own classes.
+
+    FCN-8s runs through the same graph as :class:`Fcn8sSegmenter`; FCN-32s and FCN-16s run
+    their Keras layers (preprocess, pad to /32, run, softmax, crop in one ``tf.function``).
+    """
+
+    backend = "keras"
+    precision = FP32
+
+    def __init__(self, model: keras.Model, classes: tuple[str, ...], name: str) -> None:
+        self.name = name
+        self.device = _device_name()
+        self.classes = classes
+        self._model = model
+        self._forward: Any = None
+
+    @classmethod
+    def load(cls, path: Path) -> TrainedSegmenter:
+        from segmentation.trained import METADATA_SUFFIX, load_model
+
+        model, info = load_model(path)
+        return cls(model, info.classes, Path(path).name.removesuffix(METADATA_SUFFIX))
+
+    def warmup(self) -> None:
+        self.predict(np.zeros((64, 64, 3), np.uint8))
+
+    def predict(self, rgb: np.ndarray) -> np.ndarray:
+        from segmentation.fcn8s import bucket_shape, probabilities
+
+        bucket = bucket_shape(*rgb.shape[:2])
+        if self._model.name == FCN8S:
+            return np.asarray(probabilities(self._model, rgb[np.newaxis], pad_to=bucket)[0])
+        if self._forward is None:
+            self._forward = _keras_forward(self._model)
+        import tensorflow as tf
+
+        out = self._forward(tf.constant(rgb[np.newaxis], tf.float32), tf.constant(bucket))
+        return np.asarray(out[0])
+
+
+def _keras_forward(model: keras.Model) -> Any:
+    """``forward(rgb [1,H,W,3] float32, padded_shape int32 [2])`` -> probabilities [1,H,W,C]."""
+    import tensorflow as tf
+
+    from segmentation.fcn8s import preprocess
+
+    def run(rgb: tf.Tensor, padded_shape: tf.Tensor) -> tf.Tensor:
+        batch = preprocess(rgb)
+        height, width = tf.shape(batch)[1], tf.shape(batch)[2]
+        padding = [[0, 0], [0, padded_shape[0] - height], [0, padded_shape[1] - width], [0, 0]]
+        out = model(tf.pad(batch, padding), training=False)[:, :height, :width, :]
+        return tf.nn.softmax(tf.cast(out, tf.float32), axis=-1)
+
+    return tf.function(
+        run,
+        input_signature=[
+            tf.TensorSpec([None, None, None, 3], tf.float32),
+            tf.TensorSpec([2], tf.int32),
+        ],
+    )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from segmentation.classes import NUM_CLASSES, class_index
+from segmentation.classes import NUM_CLASSES, VOC_CLASSES, class_index
 
 
 class ColourSegmenter:
@@ -19,6 +19,7 @@ class ColourSegmenter:
     name = "colour-standin"
     backend = "standin"
     device = "CPU"
+    classes = VOC_CLASSES
 
     def __init__(self) -> None:
         self.calls = 0

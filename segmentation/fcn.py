@@ -1,0 +1,124 @@
+"""The three FCN stages of the seeds' recipe on one VGG-16 trunk: FCN-32s, FCN-16s, FCN-8s.
+
+Every stage shares the layer names of :mod:`segmentation.fcn8s` (``conv1_1`` .. ``fc8``), so a
+stage's weights initialise the next one by name; each stage adds one skip score layer:
+
+* ``fcn32s``: ``fc8`` upsampled x32 (``upsample_x32``);
+* ``fcn16s``: ``fc8`` x2 + ``pool4_fc``, upsampled x16 (``upsample_x16``);
+* ``fcn8s``: the seed's graph, :func:`segmentation.fcn8s.build_fcn8s`, unchanged.
+
+The upsampling layers are frozen bilinear transposed convolutions, as in the seed. Inputs and
+preprocessing are those of :mod:`segmentation.fcn8s` (RGB minus :data:`VGG_MEANS`, sides
+multiples of :data:`NETWORK_STRIDE`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import keras
+
+from segmentation.classes import NUM_CLASSES
+from segmentation.fcn8s import (
+    SEED_CONFIG,
+    BilinearInitializer,
+    ConvSpec,
+    Fcn8sConfig,
+    build_fcn8s,
+    conv_specs,
+)
+
+FCN32S: Final = "fcn32s"
+FCN16S: Final = "fcn16s"
+FCN8S: Final = "fcn8s"
+# In the order the recipe trains them: each initialised from the one before.
+ARCHITECTURES: Final[tuple[str, ...]] = (FCN32S, FCN16S, FCN8S)
+
+# The skip score layers each stage has (the layers a stage adds start at zero: the seeds'
+# FCN-16s begins as exactly its FCN-32s, and FCN-8s as its FCN-16s).
+SKIP_LAYERS: Final[dict[str, tuple[str, ...]]] = {
+    FCN32S: (),
+    FCN16S: ("pool4_fc",),
+    FCN8S: ("pool4_fc", "pool3_fc"),
+}
+
+
+def check_architecture(architecture: str) -> str:
+    if architecture not in ARCHITECTURES:
+        raise ValueError(
+            f"unknown architecture {architecture!r}; choose one of: {', '.join(ARCHITECTURES)}"
+        )
+    return architecture
+
+
+def stage_specs(
+    architecture: str, num_classes: int = NUM_CLASSES, config: Fcn8sConfig = SEED_CONFIG
+) -> tuple[ConvSpec, ...]:
+    """The learned layers of a stage, in graph order (FCN-8s's minus the skips it lacks)."""
+    absent = {"pool4_fc", "pool3_fc"} - set(SKIP_LAYERS[check_architecture(architecture)])
+    return tuple(spec for spec in conv_specs(num_classes, config) if spec.name not in absent)
+
+
+def _conv(spec: ConvSpec, initializer: str) -> keras.layers.Layer:
+    return keras.layers.Conv2D(
+        spec.filters,
+        spec.kernel_size,
+        padding="same",
+        activation="relu" if spec.relu else None,
+        kernel_initializer=initializer,
+        name=spec.name,
+    )
+
+
+def _upsample(factor: int, num_classes: int, name: str) -> keras.layers.Layer:
+    return keras.layers.Conv2DTranspose(
+        num_classes,
+        2 * factor,
+        strides=factor,
+        padding="same",
+        use_bias=False,
+        kernel_initializer=BilinearInitializer(factor),
+        trainable=False,
+        name=name,
+    )
+
+
+def build_fcn(
+    architecture: str,
+    num_classes: int = NUM_CLASSES,
+    *,
+    config: Fcn8sConfig = SEED_CONFIG,
+    kernel_initializer: str = "glorot_uniform",
+) -> keras.Model:
+    """A fresh model of one stage; same input and output contract as ``build_fcn8s``."""
+    if check_architecture(architecture) == FCN8S:
+        return build_fcn8s(num_classes, config=config, kernel_initializer=kernel_initializer)
+    layers = {
+        spec.name: _conv(spec, kernel_initializer)
+        for spec in stage_specs(architecture, num_classes, config)
+    }
+    image = keras.Input(shape=(None, None, 3), dtype="float32", name="image")
+    x = image
+    pools: dict[int, Any] = {}
+    for block, convs in enumerate(config.convs_per_block, start=1):
+        for i in range(1, convs + 1):
+            x = layers[f"conv{block}_{i}"](x)
+        x = pools[block] = keras.layers.MaxPooling2D(2, strides=2, name=f"pool{block}")(x)
+    score = layers["fc8"](layers["fc7"](layers["fc6"](x)))
+    if architecture == FCN32S:
+        score = _upsample(32, num_classes, "upsample_x32")(score)
+    else:
+        score = _upsample(2, num_classes, "upsample_x2_fc8")(score)
+        score = keras.layers.Add(name="fuse_pool4")([score, layers["pool4_fc"](pools[4])])
+        score = _upsample(16, num_classes, "upsample_x16")(score)
+    return keras.Model(image, score, name=architecture)
+
+
+def learned_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    """The model's trainable convolutions (what a stage hands to the next), by graph order."""
+    return [
+        layer
+        for layer in model.layers
+        if isinstance(layer, keras.layers.Conv2D)
+        and not isinstance(layer, keras.layers.Conv2DTranspose)
+    ]

@@ -1,0 +1,122 @@
+"""Bad training data, found before the first step and named file by file.
+
+Every pair is opened once: a photo or mask that cannot be read, a mask whose size differs
+from its photo, or labels outside the class list stop the run with a :class:`BadSample`
+message naming the file and the problem; with ``skip_bad`` such pairs are left out, logged
+and counted instead. An empty split is always an error. Nothing bad is silently trained on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from segmentation.classes import VOID_LABEL
+
+logger = logging.getLogger(__name__)
+
+
+class SampleLike(Protocol):
+    """A photo and its label mask (``segmentation.datasets.Sample``)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def image(self) -> Path: ...
+
+    @property
+    def mask(self) -> Path: ...
+
+
+class BadSample(ValueError):
+    """A training pair that cannot be trained on; the message names the file."""
+
+
+class EmptySplit(ValueError):
+    """No usable training pair."""
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedData:
+    """The usable pairs, the labels present in each, and the refused pairs' reasons."""
+
+    samples: tuple[SampleLike, ...]
+    labels: tuple[frozenset[int], ...]
+    skipped: tuple[str, ...]
+
+
+def read_label_mask(path: Path) -> np.ndarray:
+    """HxW uint8 label values of a palette or grey PNG (``segmentation.datasets.read_mask``)."""
+    try:  # TODO(merge): segmentation.datasets lands with issue 11; drop the fallback then
+        from segmentation.datasets import read_mask  # type: ignore[import-not-found]
+    except ImportError:
+        with Image.open(path) as image:
+            if image.mode not in ("P", "L"):
+                raise ValueError(f"not a palette or grey label PNG (mode {image.mode})") from None
+            return np.asarray(image, dtype=np.uint8)
+    return np.asarray(read_mask(path), dtype=np.uint8)
+
+
+def _problem(sample: SampleLike, num_labels: int) -> tuple[str | None, frozenset[int]]:
+    try:
+        with Image.open(sample.image) as photo:
+            photo_size = photo.size
+            photo.verify()
+    except (OSError, UnidentifiedImageError, SyntaxError) as exc:
+        return f"{sample.image}: unreadable photo ({exc})", frozenset()
+    try:
+        mask = read_label_mask(sample.mask)
+    except Exception as exc:  # read_mask raises the dataset's own error, or OSError
+        return f"{sample.mask}: unreadable mask ({exc})", frozenset()
+    if (mask.shape[1], mask.shape[0]) != photo_size:
+        return (
+            f"{sample.mask}: mask is {mask.shape[1]}x{mask.shape[0]} but its photo "
+            f"{sample.image.name} is {photo_size[0]}x{photo_size[1]}",
+            frozenset(),
+        )
+    present = frozenset(int(v) for v in np.unique(mask))
+    outside = sorted(v for v in present if v >= num_labels and v != VOID_LABEL)
+    if outside:
+        return (
+            f"{sample.mask}: labels {', '.join(map(str, outside[:8]))} outside the "
+            f"{num_labels} classes (0..{num_labels - 1}, {VOID_LABEL} = void)",
+            present,
+        )
+    return None, present - {VOID_LABEL}
+
+
+def check_samples(
+    samples: Sequence[SampleLike], num_labels: int, *, skip_bad: bool = False
+) -> CheckedData:
+    """Open every pair; refuse (or, with ``skip_bad``, leave out) the bad ones.
+
+    ``num_labels`` is the size of the dataset's own class list (label values 0..n-1 and
+    255 are valid). Raises :class:`BadSample` or :class:`EmptySplit`.
+    """
+    if not samples:
+        raise EmptySplit("the training split is empty: no photo with a mask was found")
+    good: list[SampleLike] = []
+    labels: list[frozenset[int]] = []
+    skipped: list[str] = []
+    for sample in samples:
+        problem, present = _problem(sample, num_labels)
+        if problem is None:
+            good.append(sample)
+            labels.append(present)
+        elif skip_bad:
+            logger.warning("skipping %s", problem)
+            skipped.append(problem)
+        else:
+            raise BadSample(f"{problem} (use --skip-bad to leave such pairs out)")
+    if not good:
+        raise EmptySplit(f"no usable training pair: all {len(samples)} were bad")
+    if skipped:
+        logger.warning("left out %d bad pair(s) of %d", len(skipped), len(samples))
+    return CheckedData(tuple(good), tuple(labels), tuple(skipped))
