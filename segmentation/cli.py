@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from segmentation.classes import AUTO, VOC_CLASSES, aliases_of, parse_class
+from segmentation.classes import AUTO, aliases_of, parse_class
 from segmentation.errors import (
     ImageTooLarge,
     InvalidImage,
@@ -97,6 +97,7 @@ def build_parser(extra_commands: Sequence[CommandAdder] = ()) -> argparse.Argume
     _add_classes(commands)
     _add_weights(commands)
     _add_export(commands)
+    _add_train(commands)
     for add in extra_commands:
         add(commands)
     return parser
@@ -129,7 +130,8 @@ def _add_make(commands: Any) -> None:
         dest="target",
         default=AUTO,
         metavar="NAME",
-        help="PASCAL VOC class to cut out, or 'auto' for the largest object (default)",
+        help="class to cut out (a PASCAL VOC class, or one of a trained model's: see "
+        "`stickerbot classes --model PATH`), or 'auto' for the largest object (default)",
     )
     make.add_argument(
         "--no-crf", dest="crf", action="store_false", help="skip dense-CRF refinement"
@@ -137,8 +139,9 @@ def _add_make(commands: Any) -> None:
     make.add_argument(
         "--model",
         default="fcn8s",
-        metavar="fcn8s|PATH.tflite",
-        help="FCN-8s with imported weights (default) or any PASCAL VOC 21-class TFLite model",
+        metavar="fcn8s|PATH.tflite|PATH.model.json",
+        help="FCN-8s with imported weights (default), any PASCAL VOC 21-class TFLite model, "
+        "or a model made by `stickerbot train`",
     )
     make.add_argument("--weights", type=Path, help="FCN-8s .weights.h5 (default: in the cache)")
     make.add_argument("--cache-dir", type=Path, help="weights cache (default ~/.cache/stickerbot)")
@@ -213,7 +216,11 @@ class UnknownSample(Exception):
 
 
 def _run_make(args: argparse.Namespace) -> int:
-    target = parse_class(args.target)  # fail fast on a typo, before loading the model
+    from segmentation.trained import model_classes
+
+    # Fail fast on a typo, before loading the model (a trained model's classes are read
+    # from its metadata).
+    target = parse_class(args.target, classes=model_classes(args.model))
     try:
         data, stem = _read_input(args.input)
     except UnknownSample as exc:
@@ -278,16 +285,27 @@ def _run_make(args: argparse.Namespace) -> int:
 
 
 def _add_classes(commands: Any) -> None:
-    classes = commands.add_parser("classes", help="list the 21 PASCAL VOC classes and aliases")
+    classes = commands.add_parser(
+        "classes", help="list a model's classes (default: the 21 PASCAL VOC ones) and aliases"
+    )
+    classes.add_argument(
+        "--model",
+        default="fcn8s",
+        metavar="fcn8s|PATH.tflite|PATH.model.json",
+        help="the model whose classes to list (a trained model's come from its metadata)",
+    )
     classes.set_defaults(handler=_run_classes)
 
 
-def _run_classes(_args: argparse.Namespace) -> int:
+def _run_classes(args: argparse.Namespace) -> int:
+    from segmentation.trained import model_classes
+
+    classes = model_classes(args.model)
     print(f"{AUTO:<12} the largest object found (default)")
-    for index, name in enumerate(VOC_CLASSES):
+    for index, name in enumerate(classes):
         if index == 0:
             continue
-        aliases = aliases_of(name)
+        aliases = aliases_of(name, classes)
         print(f"{name:<12} {'aliases: ' + ', '.join(aliases) if aliases else ''}".rstrip())
     return EXIT_OK
 
@@ -325,6 +343,15 @@ def _run_import(args: argparse.Namespace) -> int:
     path = import_checkpoint(args.checkpoint, weights_path(args.cache_dir))
     print(f"wrote:    {path}")
     return EXIT_OK
+
+
+# --- train ----------------------------------------------------------------------------------
+
+
+def _add_train(commands: Any) -> None:
+    from segmentation.train.command import add_train
+
+    add_train(commands)
 
 
 # --- export -----------------------------------------------------------------------------------

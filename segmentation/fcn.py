@@ -14,19 +14,14 @@ multiples of :data:`NETWORK_STRIDE`).
 
 from __future__ import annotations
 
-from typing import Any, Final
-
-import keras
+from typing import TYPE_CHECKING, Any, Final
 
 from segmentation.classes import NUM_CLASSES
-from segmentation.fcn8s import (
-    SEED_CONFIG,
-    BilinearInitializer,
-    ConvSpec,
-    Fcn8sConfig,
-    build_fcn8s,
-    conv_specs,
-)
+
+if TYPE_CHECKING:  # Keras is imported by the builders: the stage names stay cheap to import.
+    import keras
+
+    from segmentation.fcn8s import ConvSpec, Fcn8sConfig
 
 FCN32S: Final = "fcn32s"
 FCN16S: Final = "fcn16s"
@@ -52,14 +47,19 @@ def check_architecture(architecture: str) -> str:
 
 
 def stage_specs(
-    architecture: str, num_classes: int = NUM_CLASSES, config: Fcn8sConfig = SEED_CONFIG
+    architecture: str, num_classes: int = NUM_CLASSES, config: Fcn8sConfig | None = None
 ) -> tuple[ConvSpec, ...]:
     """The learned layers of a stage, in graph order (FCN-8s's minus the skips it lacks)."""
+    from segmentation.fcn8s import SEED_CONFIG, conv_specs
+
+    config = config or SEED_CONFIG
     absent = {"pool4_fc", "pool3_fc"} - set(SKIP_LAYERS[check_architecture(architecture)])
     return tuple(spec for spec in conv_specs(num_classes, config) if spec.name not in absent)
 
 
 def _conv(spec: ConvSpec, initializer: str) -> keras.layers.Layer:
+    import keras
+
     return keras.layers.Conv2D(
         spec.filters,
         spec.kernel_size,
@@ -71,6 +71,10 @@ def _conv(spec: ConvSpec, initializer: str) -> keras.layers.Layer:
 
 
 def _upsample(factor: int, num_classes: int, name: str) -> keras.layers.Layer:
+    import keras
+
+    from segmentation.fcn8s import BilinearInitializer
+
     return keras.layers.Conv2DTranspose(
         num_classes,
         2 * factor,
@@ -87,10 +91,15 @@ def build_fcn(
     architecture: str,
     num_classes: int = NUM_CLASSES,
     *,
-    config: Fcn8sConfig = SEED_CONFIG,
+    config: Fcn8sConfig | None = None,
     kernel_initializer: str = "glorot_uniform",
 ) -> keras.Model:
     """A fresh model of one stage; same input and output contract as ``build_fcn8s``."""
+    import keras
+
+    from segmentation.fcn8s import SEED_CONFIG, build_fcn8s
+
+    config = config or SEED_CONFIG
     if check_architecture(architecture) == FCN8S:
         return build_fcn8s(num_classes, config=config, kernel_initializer=kernel_initializer)
     layers = {
@@ -116,6 +125,8 @@ def build_fcn(
 
 def learned_layers(model: keras.Model) -> list[keras.layers.Layer]:
     """The model's trainable convolutions (what a stage hands to the next), by graph order."""
+    import keras
+
     return [
         layer
         for layer in model.layers
