@@ -51,7 +51,8 @@ class Settings(BaseSettings):
     )
     MODEL: str = Field(
         default="fcn8s",
-        description="'fcn8s' (Keras FCN-8s with imported weights) or a path to a .tflite model.",
+        description="'fcn8s' (Keras FCN-8s with imported weights), a path to a .tflite model, "
+        "or a model made by `stickerbot train` (its .model.json: the bot offers its classes).",
     )
     WEIGHTS: Path | None = Field(
         default=None, description="FCN-8s weights file; unset = the default cache location."
@@ -142,8 +143,11 @@ class Settings(BaseSettings):
     @field_validator("MODEL")
     @classmethod
     def _model_kind(cls, value: str) -> str:
-        if value != "fcn8s" and not value.endswith(".tflite"):
-            raise ValueError(f"expected 'fcn8s' or a path to a .tflite file, got {value!r}")
+        if value != "fcn8s" and not value.endswith((".tflite", ".model.json")):
+            raise ValueError(
+                f"expected 'fcn8s', a path to a .tflite file or a trained model's .model.json, "
+                f"got {value!r}"
+            )
         return value
 
     @field_validator("MODEL_PRECISION")

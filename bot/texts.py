@@ -60,10 +60,10 @@ def help_text(target: str, crf: bool, max_bytes: int) -> str:
     )
 
 
-def classes_text() -> str:
+def classes_text(classes: Sequence[str] = VOC_CLASSES) -> str:
     lines = []
-    for name in VOC_CLASSES[1:]:
-        aliases = aliases_of(name)
+    for name in classes[1:]:
+        aliases = aliases_of(name, classes)
         lines.append(f"• {name}" + (f" ({', '.join(aliases)})" if aliases else ""))
     return "I can recognise:\n" + "\n".join(lines) + f"\n\nOr /class {AUTO}: the largest object."
 

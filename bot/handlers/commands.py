@@ -18,6 +18,7 @@ class Commands:
     def __init__(self, services: Services) -> None:
         self._journal = services.journal
         self._max_bytes = services.settings.MAX_IMAGE_BYTES
+        self._classes = services.classes
 
     async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message, chat = update.effective_message, update.effective_chat
@@ -28,7 +29,7 @@ class Commands:
 
     async def classes(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         assert update.effective_message is not None
-        await update.effective_message.reply_text(texts.classes_text())
+        await update.effective_message.reply_text(texts.classes_text(self._classes))
 
     async def settings(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message, chat = update.effective_message, update.effective_chat
@@ -42,7 +43,7 @@ class Commands:
         assert message is not None
         assert chat is not None
         try:
-            target = parse_class_argument(context.args or ())
+            target = parse_class_argument(context.args or (), self._classes)
         except UnknownClass:
             await message.reply_text(texts.UNKNOWN_CLASS)
             return
