@@ -12,27 +12,15 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from segmentation.classes import VOID_LABEL
+from segmentation.datasets import Sample, read_mask
+from segmentation.errors import DatasetError
 
 logger = logging.getLogger(__name__)
-
-
-class SampleLike(Protocol):
-    """A photo and its label mask (``segmentation.datasets.Sample``)."""
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def image(self) -> Path: ...
-
-    @property
-    def mask(self) -> Path: ...
 
 
 class BadSample(ValueError):
@@ -47,24 +35,17 @@ class EmptySplit(ValueError):
 class CheckedData:
     """The usable pairs, the labels present in each, and the refused pairs' reasons."""
 
-    samples: tuple[SampleLike, ...]
+    samples: tuple[Sample, ...]
     labels: tuple[frozenset[int], ...]
     skipped: tuple[str, ...]
 
 
 def read_label_mask(path: Path) -> np.ndarray:
     """HxW uint8 label values of a palette or grey PNG (``segmentation.datasets.read_mask``)."""
-    try:  # TODO(merge): segmentation.datasets lands with issue 11; drop the fallback then
-        from segmentation.datasets import read_mask  # type: ignore[import-not-found]
-    except ImportError:
-        with Image.open(path) as image:
-            if image.mode not in ("P", "L"):
-                raise ValueError(f"not a palette or grey label PNG (mode {image.mode})") from None
-            return np.asarray(image, dtype=np.uint8)
-    return np.asarray(read_mask(path), dtype=np.uint8)
+    return read_mask(path)
 
 
-def _problem(sample: SampleLike, num_labels: int) -> tuple[str | None, frozenset[int]]:
+def _problem(sample: Sample, num_labels: int) -> tuple[str | None, frozenset[int]]:
     try:
         with Image.open(sample.image) as photo:
             photo_size = photo.size
@@ -73,7 +54,7 @@ def _problem(sample: SampleLike, num_labels: int) -> tuple[str | None, frozenset
         return f"{sample.image}: unreadable photo ({exc})", frozenset()
     try:
         mask = read_label_mask(sample.mask)
-    except Exception as exc:  # read_mask raises the dataset's own error, or OSError
+    except DatasetError as exc:
         return f"{sample.mask}: unreadable mask ({exc})", frozenset()
     if (mask.shape[1], mask.shape[0]) != photo_size:
         return (
@@ -93,7 +74,7 @@ def _problem(sample: SampleLike, num_labels: int) -> tuple[str | None, frozenset
 
 
 def check_samples(
-    samples: Sequence[SampleLike], num_labels: int, *, skip_bad: bool = False
+    samples: Sequence[Sample], num_labels: int, *, skip_bad: bool = False
 ) -> CheckedData:
     """Open every pair; refuse (or, with ``skip_bad``, leave out) the bad ones.
 
@@ -102,7 +83,7 @@ def check_samples(
     """
     if not samples:
         raise EmptySplit("the training split is empty: no photo with a mask was found")
-    good: list[SampleLike] = []
+    good: list[Sample] = []
     labels: list[frozenset[int]] = []
     skipped: list[str] = []
     for sample in samples:

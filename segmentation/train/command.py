@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
-    from segmentation.train.checks import CheckedData, SampleLike
+    from segmentation.datasets import Sample
+    from segmentation.train.checks import CheckedData
     from segmentation.train.config import TrainConfig
     from segmentation.train.loop import InitialWeights
 
@@ -168,8 +169,8 @@ def add_train(commands: Any) -> None:
 # --- data -------------------------------------------------------------------------------------
 
 
-def _discover(root: Path, split: str, aug: bool) -> list[SampleLike]:
-    from segmentation.datasets import discover  # type: ignore[import-not-found]
+def _discover(root: Path, split: str, aug: bool) -> list[Sample]:
+    from segmentation.datasets import discover
 
     return list(discover(root, split, aug=aug))
 
@@ -206,7 +207,7 @@ def model_classes(
     return kept, subset_label_map(source, kept)
 
 
-def _keep_with_classes(data: CheckedData, label_map: Sequence[int]) -> list[SampleLike]:
+def _keep_with_classes(data: CheckedData, label_map: Sequence[int]) -> list[Sample]:
     """The pairs with at least one pixel of a kept class."""
     return [
         sample
@@ -269,7 +270,7 @@ def _validator(
 
 def run_train(args: argparse.Namespace) -> int:
     from segmentation.classes import VOC_CLASSES
-    from segmentation.errors import ModelUnavailable
+    from segmentation.errors import DatasetError, ModelUnavailable
     from segmentation.train.checks import BadSample, EmptySplit, check_samples
 
     try:
@@ -286,7 +287,7 @@ def run_train(args: argparse.Namespace) -> int:
         )
         if not kept:
             raise EmptySplit(f"no training pair shows any of: {', '.join(classes[1:])}")
-    except (BadSample, EmptySplit, ValueError, OSError) as exc:
+    except (BadSample, EmptySplit, DatasetError, OSError) as exc:
         print(f"stickerbot train: error: {exc}", file=sys.stderr)
         return EXIT_BAD_DATA
     if checked.skipped:
@@ -367,7 +368,7 @@ def _mixed_precision(choice: str) -> bool:
 def _run_stage(
     args: argparse.Namespace,
     config: TrainConfig,
-    samples: Sequence[SampleLike],
+    samples: Sequence[Sample],
     validate: Any,
 ) -> None:
     from segmentation.train.loop import train

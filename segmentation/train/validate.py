@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from segmentation.datasets import Sample
 from segmentation.segmenter import Segmenter
-from segmentation.train.checks import SampleLike
 
 
 class _InSourceLabels:
@@ -37,12 +37,12 @@ class _InSourceLabels:
 
 
 def validator(
-    samples: Sequence[SampleLike],
+    samples: Sequence[Sample],
     classes: tuple[str, ...],
     source: tuple[str, ...],
 ) -> Callable[[Segmenter], float]:
     """``validate(segmenter) -> mIoU`` over ``samples`` (the dataset's classes ``source``)."""
-    from segmentation.evaluate import evaluate  # type: ignore[import-not-found]
+    from segmentation.evaluate import evaluate
 
     columns = [source.index(name) for name in classes]
 

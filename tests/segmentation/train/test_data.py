@@ -10,15 +10,11 @@ import tensorflow as tf
 from PIL import Image
 
 from segmentation.classes import VOC_CLASSES, VOID_LABEL
+from segmentation.datasets import Sample
 from segmentation.train.checks import BadSample, EmptySplit, check_samples
 from segmentation.train.data import identity_label_map, subset_label_map, training_batches
 from segmentation.train.loop import pixel_cross_entropy
 from tests.segmentation.train.scenes import write_scenes
-
-
-class Pair:
-    def __init__(self, image: Path, mask: Path) -> None:
-        self.name, self.image, self.mask = image.stem, image, mask
 
 
 def _batches(images: list[Path], masks: list[Path], **kwargs: object) -> tf.data.Dataset:
@@ -35,8 +31,10 @@ def _batches(images: list[Path], masks: list[Path], **kwargs: object) -> tf.data
 def test_batches_are_crops_with_void_padding(tmp_path: Path) -> None:
     images, masks = write_scenes(tmp_path, 3, seed=0)
     batch_images, batch_labels = next(iter(_batches(images, masks, crop=160)))
-    assert batch_images.shape == (2, 160, 160, 3) and batch_images.dtype == tf.float32
-    assert batch_labels.shape == (2, 160, 160) and batch_labels.dtype == tf.int32
+    assert batch_images.shape == (2, 160, 160, 3)
+    assert batch_images.dtype == tf.float32
+    assert batch_labels.shape == (2, 160, 160)
+    assert batch_labels.dtype == tf.int32
     labels = np.asarray(batch_labels)
     # A 96 px scene scaled by at most 1.5 is padded up to 160 with void, never with a class.
     assert (labels == VOID_LABEL).any()
@@ -80,13 +78,13 @@ def test_the_loss_ignores_void_and_is_a_per_pixel_mean() -> None:
     )
 
 
-def _pair(tmp_path: Path, name: str, size: tuple[int, int], labels: int = 1) -> Pair:
+def _pair(tmp_path: Path, name: str, size: tuple[int, int], labels: int = 1) -> Sample:
     image, mask = tmp_path / f"{name}.jpg", tmp_path / f"{name}.png"
     Image.new("RGB", size, (120, 80, 40)).save(image)
     values = np.zeros((size[1], size[0]), np.uint8)
     values[: size[1] // 2] = labels
     Image.fromarray(values, mode="L").save(mask)
-    return Pair(image, mask)
+    return Sample(name, image, mask)
 
 
 def test_bad_pairs_are_named_or_skipped_and_counted(tmp_path: Path) -> None:
