@@ -219,14 +219,15 @@ def _keep_with_classes(data: CheckedData, label_map: Sequence[int]) -> list[Samp
 # --- init -------------------------------------------------------------------------------------
 
 
-def initial_weights(spec: str, config: TrainConfig, cache_dir: Path | None) -> InitialWeights:
+def initial_weights(spec: str, cache_dir: Path | None) -> InitialWeights | None:
+    """The weights ``--init`` names (None: random)."""
     from segmentation.classes import VOC_CLASSES
     from segmentation.train.init import model_weights, vgg16_weights
     from segmentation.train.loop import InitialWeights
     from segmentation.train.recipe import INIT_NONE, INIT_SEED_FCN8S, INIT_VGG16
 
     if spec == INIT_NONE:
-        return InitialWeights({}, None, INIT_NONE)
+        return None
     if spec == INIT_VGG16:
         from segmentation.train.vgg16 import fetch_vgg16
 
@@ -377,7 +378,7 @@ def _run_stage(
         config,
         [sample.image for sample in samples],
         [sample.mask for sample in samples],
-        initial=lambda: initial_weights(config.init, config, args.cache_dir),
+        initial=lambda: initial_weights(config.init, args.cache_dir),
         validate=validate,
         progress=not args.quiet,
     )
