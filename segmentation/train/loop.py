@@ -75,6 +75,8 @@ class Trainer:
     def __init__(self, config: TrainConfig) -> None:
         self.config = config
         policy = keras.mixed_precision.global_policy()
+        # Fresh layers (fc8, or all with --init none) draw from the run's seed.
+        keras.utils.set_random_seed(config.seed)
         if config.mixed_precision:
             keras.mixed_precision.set_global_policy("mixed_float16")
         try:
