@@ -4,6 +4,7 @@ bad data named, and the trained model used by ``stickerbot make`` and ``classes`
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 from PIL import Image
 
 from segmentation import cli
+from segmentation.segmenter import TrainedSegmenter
 from segmentation.train.command import EXIT_BAD_DATA
 from segmentation.trained import read_info
 from tests.segmentation.datasets_kit import write_voc
@@ -51,7 +53,9 @@ def test_a_model_of_own_classes_makes_stickers_from_the_cli(
     assert "choose one of: auto, mascot" in capsys.readouterr().err
 
 
-def test_a_voc_class_subset_becomes_the_models_class_list(tmp_path: Path) -> None:
+def test_a_voc_class_subset_becomes_the_models_class_list(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     rng = np.random.default_rng(0)
     pairs = {}
     for i, label in enumerate((8, 12, 15)):  # cat, dog, person
@@ -63,7 +67,11 @@ def test_a_voc_class_subset_becomes_the_models_class_list(tmp_path: Path) -> Non
     voc = write_voc(tmp_path / "voc", pairs, split="train")
     out = tmp_path / "out"
     argv = ["train", str(voc), "-o", str(out), "--stage", "fcn32s", "--classes", "dog,kitty"]
+    argv += ["--val-split", "train", "--val-every", "1"]  # mIoU as `stickerbot evaluate` does
     assert cli.main([*argv, "--steps", "2", *TINY_ARGS]) == cli.EXIT_OK
+    assert re.search(
+        r"fcn32s: steps 0 -> 2, loss \S+ -> \S+, val mIoU 0\.\d{3}", capsys.readouterr().out
+    )
     info = read_info(out / "fcn32s.model.json")
     assert info.classes == ("background", "dog", "cat")  # aliases work for VOC
     assert info.training["data"]["pairs"] == 2  # the person-only photo is left out
@@ -96,3 +104,16 @@ def test_the_recipe_chains_the_stages(tmp_path: Path) -> None:
         "fcn16s": str(out / "fcn32s.model.json"),
         "fcn8s": str(out / "fcn16s.model.json"),
     }
+
+
+def test_mixed_precision_trains_and_saves_float32_weights(tmp_path: Path) -> None:
+    data = write_mascot_data(tmp_path / "data", 2, seed=0)
+    out = tmp_path / "out"
+    argv = ["train", str(data), "-o", str(out), "--classes-file", str(data / "classes.txt")]
+    argv += ["--stage", "fcn8s", "--steps", "2", "--mixed-precision", "on", *TINY_ARGS]
+    assert cli.main(argv) == cli.EXIT_OK
+    segmenter = TrainedSegmenter.load(out / "fcn8s.model.json")  # under the float32 policy
+    probs = segmenter.predict(np.zeros((40, 50, 3), np.uint8))
+    assert probs.dtype == np.float32
+    assert probs.shape == (40, 50, 2)
+    np.testing.assert_allclose(probs.sum(-1), 1.0, rtol=1e-5)
