@@ -50,9 +50,16 @@ class Settings(BaseSettings):
         description="Comma-separated Telegram user ids allowed to use /stats.",
     )
     MODEL: str = Field(
-        default="fcn8s",
-        description="'fcn8s' (Keras FCN-8s with imported weights), a path to a .tflite model, "
-        "or a model made by `stickerbot train` (its .model.json: the bot offers its classes).",
+        default="auto",
+        description="'auto' (the most accurate installed model, else DeepLabV3 MobileNetV2, "
+        "downloaded at start-up), a name from `stickerbot models`, or a model file path "
+        "(.tflite, .pb frozen graph, FCN-8s .weights.h5, or a `stickerbot train` .model.json "
+        "whose classes the bot then offers).",
+    )
+    STICKERBOT_MODEL_MIRROR: str | None = Field(
+        default=None,
+        description="Base URL or folder that holds the model files; when set, models are "
+        "fetched only from it (servers without internet). Unset = the models' own URLs.",
     )
     WEIGHTS: Path | None = Field(
         default=None, description="FCN-8s weights file; unset = the default cache location."
@@ -143,10 +150,15 @@ class Settings(BaseSettings):
     @field_validator("MODEL")
     @classmethod
     def _model_kind(cls, value: str) -> str:
-        if value != "fcn8s" and not value.endswith((".tflite", ".model.json")):
+        from segmentation.models.registry import REGISTRY, lookup
+        from segmentation.models.resolve import AUTO, MODEL_SUFFIXES
+
+        value = value.strip()
+        if value != AUTO and lookup(value) is None and not value.endswith(MODEL_SUFFIXES):
+            names = ", ".join(entry.name for entry in REGISTRY)
             raise ValueError(
-                f"expected 'fcn8s', a path to a .tflite file or a trained model's .model.json, "
-                f"got {value!r}"
+                f"expected {AUTO!r}, a registry model ({names}) or a path to a "
+                f"{'/'.join(MODEL_SUFFIXES)} file, got {value!r}"
             )
         return value
 
