@@ -159,9 +159,9 @@ def add_train(commands: Any) -> None:
         action="store_true",
         help="leave out (and count) bad pairs instead of stopping",
     )
-    train.add_argument(
-        "--cache-dir", type=Path, help="downloads cache (default ~/.cache/stickerbot)"
-    )
+    from segmentation.cli_models import add_cache_arguments
+
+    add_cache_arguments(train)  # --cache-dir, --mirror: where VGG-16 comes from
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(handler=run_train)
 
@@ -219,7 +219,9 @@ def _keep_with_classes(data: CheckedData, label_map: Sequence[int]) -> list[Samp
 # --- init -------------------------------------------------------------------------------------
 
 
-def initial_weights(spec: str, cache_dir: Path | None) -> InitialWeights | None:
+def initial_weights(
+    spec: str, cache_dir: Path | None, mirror: str | None = None
+) -> InitialWeights | None:
     """The weights ``--init`` names (None: random)."""
     from segmentation.classes import VOC_CLASSES
     from segmentation.train.init import model_weights, vgg16_weights
@@ -229,9 +231,11 @@ def initial_weights(spec: str, cache_dir: Path | None) -> InitialWeights | None:
     if spec == INIT_NONE:
         return None
     if spec == INIT_VGG16:
+        from segmentation.models.progress import progress_for
         from segmentation.train.vgg16 import fetch_vgg16
 
-        return InitialWeights(vgg16_weights(fetch_vgg16(cache_dir)), None, INIT_VGG16)
+        path = fetch_vgg16(cache_dir, mirror=mirror, progress=progress_for(sys.stderr))
+        return InitialWeights(vgg16_weights(path), None, INIT_VGG16)
     if spec == INIT_SEED_FCN8S:
         from segmentation.weights import load_fcn8s
 
@@ -358,6 +362,12 @@ def _config(
     )
 
 
+def _mirror(args: argparse.Namespace) -> str | None:
+    from segmentation.models.store import mirror_from_environment
+
+    return args.mirror or mirror_from_environment()
+
+
 def _mixed_precision(choice: str) -> bool:
     if choice != "auto":
         return choice == "on"
@@ -378,7 +388,7 @@ def _run_stage(
         config,
         [sample.image for sample in samples],
         [sample.mask for sample in samples],
-        initial=lambda: initial_weights(config.init, args.cache_dir),
+        initial=lambda: initial_weights(config.init, args.cache_dir, _mirror(args)),
         validate=validate,
         progress=not args.quiet,
     )
