@@ -182,6 +182,12 @@ def load_model(path: str | os.PathLike[str]) -> tuple[keras.Model, ModelInfo]:
 
 
 def model_classes(model: str | os.PathLike[str]) -> tuple[str, ...]:
-    """The class list of a ``--model`` value without loading it: VOC for the built-in
-    models and ``.tflite`` files, the metadata's for a trained ``.model.json``."""
-    return read_info(model).classes if is_model_file(model) else VOC_CLASSES
+    """The class list of a ``--model`` / ``MODEL`` value without loading the model: the
+    metadata's for a trained ``.model.json``, the registry's for a registry name, else VOC
+    (``auto``, ``.tflite`` and the other PASCAL VOC model files)."""
+    if is_model_file(model):
+        return read_info(model).classes
+    from segmentation.models.registry import lookup
+
+    entry = lookup(os.fspath(model).strip())
+    return entry.classes if entry is not None and entry.classes else VOC_CLASSES
