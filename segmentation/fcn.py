@@ -14,7 +14,7 @@ multiples of :data:`NETWORK_STRIDE`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from segmentation.classes import NUM_CLASSES
 
@@ -57,36 +57,6 @@ def stage_specs(
     return tuple(spec for spec in conv_specs(num_classes, config) if spec.name not in absent)
 
 
-def _conv(spec: ConvSpec, initializer: str) -> keras.layers.Layer:
-    import keras
-
-    return keras.layers.Conv2D(
-        spec.filters,
-        spec.kernel_size,
-        padding="same",
-        activation="relu" if spec.relu else None,
-        kernel_initializer=initializer,
-        name=spec.name,
-    )
-
-
-def _upsample(factor: int, num_classes: int, name: str) -> keras.layers.Layer:
-    import keras
-
-    from segmentation.fcn8s import BilinearInitializer
-
-    return keras.layers.Conv2DTranspose(
-        num_classes,
-        2 * factor,
-        strides=factor,
-        padding="same",
-        use_bias=False,
-        kernel_initializer=BilinearInitializer(factor),
-        trainable=False,
-        name=name,
-    )
-
-
 def build_fcn(
     architecture: str,
     num_classes: int = NUM_CLASSES,
@@ -97,29 +67,23 @@ def build_fcn(
     """A fresh model of one stage; same input and output contract as ``build_fcn8s``."""
     import keras
 
-    from segmentation.fcn8s import SEED_CONFIG, build_fcn8s
+    from segmentation.fcn8s import SEED_CONFIG, build_fcn8s, conv_layer, upsample_layer, vgg_trunk
 
     config = config or SEED_CONFIG
     if check_architecture(architecture) == FCN8S:
         return build_fcn8s(num_classes, config=config, kernel_initializer=kernel_initializer)
     layers = {
-        spec.name: _conv(spec, kernel_initializer)
+        spec.name: conv_layer(spec, kernel_initializer)
         for spec in stage_specs(architecture, num_classes, config)
     }
     image = keras.Input(shape=(None, None, 3), dtype="float32", name="image")
-    x = image
-    pools: dict[int, Any] = {}
-    for block, convs in enumerate(config.convs_per_block, start=1):
-        for i in range(1, convs + 1):
-            x = layers[f"conv{block}_{i}"](x)
-        x = pools[block] = keras.layers.MaxPooling2D(2, strides=2, name=f"pool{block}")(x)
-    score = layers["fc8"](layers["fc7"](layers["fc6"](x)))
+    score, pools = vgg_trunk(image, layers, config)
     if architecture == FCN32S:
-        score = _upsample(32, num_classes, "upsample_x32")(score)
+        score = upsample_layer(32, num_classes, "upsample_x32")(score)
     else:
-        score = _upsample(2, num_classes, "upsample_x2_fc8")(score)
+        score = upsample_layer(2, num_classes, "upsample_x2_fc8")(score)
         score = keras.layers.Add(name="fuse_pool4")([score, layers["pool4_fc"](pools[4])])
-        score = _upsample(16, num_classes, "upsample_x16")(score)
+        score = upsample_layer(16, num_classes, "upsample_x16")(score)
     return keras.Model(image, score, name=architecture)
 
 

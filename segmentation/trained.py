@@ -134,14 +134,10 @@ def write_info(path: Path, info: ModelInfo) -> Path:
 
 def save_model(model: keras.Model, path: Path, info: ModelInfo) -> Path:
     """Weights and metadata of ``model`` under ``path``'s stem; returns the metadata path."""
+    from segmentation.weights import save_weights_atomically
+
     meta, weights = paths_of(path)
-    weights.parent.mkdir(parents=True, exist_ok=True)
-    partial = weights.with_name(f".{os.getpid()}.{weights.name}")
-    try:
-        model.save_weights(partial)
-        partial.replace(weights)
-    finally:
-        partial.unlink(missing_ok=True)
+    save_weights_atomically(model, weights)
     return write_info(meta, info)
 
 
