@@ -288,9 +288,10 @@ def _add_classes(commands: Any) -> None:
     )
     classes.add_argument(
         "--model",
-        default="fcn8s",
-        metavar="fcn8s|PATH.tflite|PATH.model.json",
-        help="the model whose classes to list (a trained model's come from its metadata)",
+        default="auto",
+        metavar="auto|NAME|PATH",
+        help="the model whose classes to list (a trained .model.json's come from its "
+        "metadata; the others are PASCAL VOC models)",
     )
     classes.set_defaults(handler=_run_classes)
 

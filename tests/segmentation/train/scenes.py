@@ -24,7 +24,7 @@ def scene(rng: np.random.Generator, side: int = SCENE_SIDE) -> tuple[np.ndarray,
     rgb = base * mix + other * (1 - mix) + rng.normal(0, 12, (side, side, 3))
     labels = np.zeros((side, side), np.uint8)
     for label in rng.permutation([1, 2]):
-        radius = rng.uniform(side * 0.12, side * 0.2)
+        radius = rng.uniform(side * 0.15, side * 0.22)
         cy, cx = rng.uniform(radius, side - radius, 2)
         if label == 1:
             inside = (yy - cy) ** 2 + (xx - cx) ** 2 <= radius**2

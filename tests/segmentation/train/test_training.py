@@ -18,7 +18,7 @@ from tests.segmentation.train.scenes import scene, write_scenes
 SCENE_CLASSES = ("background", "disc", "square")
 # A narrow FCN-8s (the same graph and skips as the seed's, 1-2 convs a block): ~1 min on CPU.
 SMALL = Fcn8sConfig(
-    widths=(16, 16, 32, 32, 32), convs_per_block=(2, 1, 1, 1, 1), fc_units=64, fc6_kernel=3
+    widths=(16, 16, 32, 32, 32), convs_per_block=(2, 2, 2, 1, 1), fc_units=64, fc6_kernel=3
 )
 
 
