@@ -306,8 +306,10 @@ def run_train(args: argparse.Namespace) -> int:
             config = _config(args, stage, classes, label_map, len(kept), len(checked.skipped))
             _run_stage(args, config, kept, validate)
     except ModelUnavailable as exc:
+        from segmentation.cli import EXIT_MODEL
+
         print(f"stickerbot train: {exc}", file=sys.stderr)
-        return 5
+        return EXIT_MODEL
     return EXIT_OK
 
 

@@ -62,3 +62,18 @@ def test_vgg16_is_fetched_once_checked_and_starts_fcn32s(
         np.asarray(layers["fc1"][0], np.float32).reshape(7, 7, 32, 256),
         atol=1e-6,
     )
+
+
+def test_an_unreachable_vgg16_stops_training_with_where_to_get_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = write_mascot_data(tmp_path / "data", 2, seed=0)
+    empty_mirror = tmp_path / "mirror"
+    empty_mirror.mkdir()
+    argv = ["train", str(data), "-o", str(tmp_path / "out"), "--stage", "fcn32s"]
+    argv += ["--classes-file", str(data / "classes.txt"), "--init", "vgg16", "--width", "0.0625"]
+    argv += ["--cache-dir", str(tmp_path / "cache"), "--mirror", str(empty_mirror), "--quiet"]
+    assert cli.main(argv) == cli.EXIT_MODEL
+    error = capsys.readouterr().err
+    assert vgg16.VGG16_FILENAME in error
+    assert not (tmp_path / "out" / "fcn32s.model.json").exists()
