@@ -22,6 +22,9 @@ from segmentation.errors import DatasetError
 
 logger = logging.getLogger(__name__)
 
+# The EXIF tag that tells viewers to rotate or flip the stored pixels.
+_EXIF_ORIENTATION = 0x0112
+
 
 class BadSample(ValueError):
     """A training pair that cannot be trained on; the message names the file."""
@@ -49,9 +52,18 @@ def _problem(sample: Sample, num_labels: int) -> tuple[str | None, frozenset[int
     try:
         with Image.open(sample.image) as photo:
             photo_size = photo.size
+            orientation = photo.getexif().get(_EXIF_ORIENTATION, 1)
             photo.verify()
     except (OSError, UnidentifiedImageError, SyntaxError) as exc:
         return f"{sample.image}: unreadable photo ({exc})", frozenset()
+    if orientation not in (0, 1):
+        # The training pipeline decodes pixels as stored; a viewer (and a mask drawn on
+        # it) shows them turned. Refused rather than trained on a mismatched pair.
+        return (
+            f"{sample.image}: EXIF orientation {orientation} (shown rotated or flipped); "
+            "save the photo upright, e.g. `mogrify -auto-orient`",
+            frozenset(),
+        )
     try:
         mask = read_label_mask(sample.mask)
     except DatasetError as exc:

@@ -94,7 +94,12 @@ def test_bad_pairs_are_named_or_skipped_and_counted(tmp_path: Path) -> None:
     outside = _pair(tmp_path, "outside", (40, 30), labels=7)
     unreadable = _pair(tmp_path, "broken", (40, 30))
     unreadable.image.write_bytes(b"not a jpeg")
+    turned = _pair(tmp_path, "turned", (40, 30))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown rotated by 90 degrees
+    Image.new("RGB", (40, 30)).save(turned.image, exif=exif)
     cases = {
+        turned: r"turned\.jpg: EXIF orientation 6",
         wrong_size: r"size\.png: mask is 30x40 but its photo size\.jpg is 40x30",
         outside: r"outside\.png: labels 7 outside the 3 classes",
         unreadable: r"broken\.jpg: unreadable photo",
@@ -104,7 +109,7 @@ def test_bad_pairs_are_named_or_skipped_and_counted(tmp_path: Path) -> None:
             check_samples([good, bad], 3)
     checked = check_samples([good, *cases], 3, skip_bad=True)
     assert [s.name for s in checked.samples] == ["good"]
-    assert len(checked.skipped) == 3
+    assert len(checked.skipped) == 4
     assert checked.labels == (frozenset({0, 1}),)
 
 
