@@ -51,9 +51,10 @@ def read_label_mask(path: Path) -> np.ndarray:
 def _problem(sample: Sample, num_labels: int) -> tuple[str | None, frozenset[int]]:
     try:
         with Image.open(sample.image) as photo:
+            photo.verify()  # must come right after opening
+        with Image.open(sample.image) as photo:
             photo_size = photo.size
             orientation = photo.getexif().get(_EXIF_ORIENTATION, 1)
-            photo.verify()
     except (OSError, UnidentifiedImageError, SyntaxError) as exc:
         return f"{sample.image}: unreadable photo ({exc})", frozenset()
     if orientation not in (0, 1):
