@@ -448,8 +448,9 @@ class Fcn8sLiteSegmenter:
 class TrainedSegmenter:
     """A model trained by ``stickerbot train``: any stage, any backbone width, its own classes.
 
-    FCN-8s runs through the same graph as :class:`Fcn8sSegmenter`; FCN-32s and FCN-16s run
-    their Keras layers (preprocess, pad to /32, run, softmax, crop in one ``tf.function``).
+    FCN-8s runs through the same graph as :class:`Fcn8sSegmenter`; FCN-32s and FCN-16s (and
+    a model being trained in mixed precision) run their Keras layers (preprocess, pad to /32,
+    run, softmax, crop in one ``tf.function``).
     """
 
     backend = "keras"
@@ -476,7 +477,9 @@ class TrainedSegmenter:
         from segmentation.fcn8s import bucket_shape, probabilities
 
         bucket = bucket_shape(*rgb.shape[:2])
-        if self._model.name == FCN8S:
+        # FCN-8s's faster inference kernels compute in float32; a model built for mixed
+        # precision (validation during training on a GPU) runs its own layers.
+        if self._model.name == FCN8S and self._model.get_layer("fc6").compute_dtype == "float32":
             return np.asarray(probabilities(self._model, rgb[np.newaxis], pad_to=bucket)[0])
         if self._forward is None:
             self._forward = _keras_forward(self._model)

@@ -111,6 +111,7 @@ def test_mixed_precision_trains_and_saves_float32_weights(tmp_path: Path) -> Non
     out = tmp_path / "out"
     argv = ["train", str(data), "-o", str(out), "--classes-file", str(data / "classes.txt")]
     argv += ["--stage", "fcn8s", "--steps", "2", "--mixed-precision", "on", *TINY_ARGS]
+    argv += ["--val-split", "val", "--val-every", "2"]  # validation runs the float16 model
     assert cli.main(argv) == cli.EXIT_OK
     segmenter = TrainedSegmenter.load(out / "fcn8s.model.json")  # under the float32 policy
     probs = segmenter.predict(np.zeros((40, 50, 3), np.uint8))
