@@ -154,7 +154,9 @@ def train(
     trainer = Trainer(config)
     resumed = trainer.restore_or_initialise(initial)
     first = int(trainer.step.numpy())
-    init_note = {"init": "resumed" if resumed else config.init}
+    init_note: dict[str, Any] = {"init": config.init}
+    if resumed:
+        init_note["resumed_at_step"] = first
     batches = training_batches(
         images,
         masks,
