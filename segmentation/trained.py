@@ -115,7 +115,11 @@ def read_info(path: str | os.PathLike[str]) -> ModelInfo:
             fc6_kernel=int(raw["fc6_kernel"]),
             training=dict(raw.get("training") or {}),
         )
-        info.config  # noqa: B018 - validates the sizes
+        sizes = (*info.widths, *info.convs_per_block, info.fc_units, info.fc6_kernel)
+        if len(info.widths) != 5 or len(info.convs_per_block) != 5 or min(sizes) < 1:
+            raise ValueError(f"invalid backbone sizes {sizes}")
+        if len(info.input_mean) != 3:
+            raise ValueError(f"input_mean needs 3 values, got {info.input_mean}")
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelUnavailable(f"{str(meta)!r}: invalid model metadata: {exc}") from exc
     return info

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from segmentation.classes import check_class_list, class_index, parse_class
-from segmentation.errors import NoObjectFound, UnknownClass
+from segmentation.errors import ModelUnavailable, NoObjectFound, UnknownClass
 from segmentation.options import StickerOptions
 from segmentation.pipeline import make_sticker
+from segmentation.trained import read_info
 from tests.conftest import encode
 
 OWN = ("background", "mascot", "logo")
@@ -68,3 +74,53 @@ def test_class_lists_are_checked_and_parsed() -> None:
     assert parse_class("LOGOS", classes=OWN) == "logo"
     with pytest.raises(UnknownClass):
         parse_class("background", classes=OWN)
+
+
+def _metadata(path: Path, **changes: object) -> Path:
+    data: dict[str, object] = {
+        "format": "stickerbot-model",
+        "version": 1,
+        "architecture": "fcn8s",
+        "classes": list(OWN),
+        "input_mean": [123.68, 116.78, 103.94],
+        "widths": [4, 4, 8, 8, 8],
+        "convs_per_block": [2, 2, 3, 3, 3],
+        "fc_units": 16,
+        "fc6_kernel": 7,
+        "training": {"steps": 3},
+    }
+    data.update(changes)
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def test_a_models_classes_are_read_without_tensorflow(tmp_path: Path) -> None:
+    """The bot learns its classes at start-up even where it runs no model (remote workers)."""
+    meta = _metadata(tmp_path / "own.model.json")
+    code = (
+        "import sys\n"
+        "from segmentation.trained import model_classes\n"
+        f"print(model_classes({str(meta)!r}), model_classes('auto')[:2])\n"
+        "print('HEAVY', [m for m in ('tensorflow', 'keras') if m in sys.modules])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "('background', 'mascot', 'logo') ('background', 'aeroplane')" in out.stdout
+    assert "HEAVY []" in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"format": "other"}, "not a stickerbot-model"),
+        ({"version": 9}, "version 9"),
+        ({"architecture": "unet"}, "unknown architecture"),
+        ({"classes": ["background"]}, "empty"),
+        ({"widths": [4, 4]}, "backbone sizes"),
+    ],
+)
+def test_bad_model_metadata_is_refused(
+    tmp_path: Path, changes: dict[str, object], message: str
+) -> None:
+    meta = _metadata(tmp_path / "bad.model.json", **changes)
+    with pytest.raises(ModelUnavailable, match=message):
+        read_info(meta)
