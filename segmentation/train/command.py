@@ -292,18 +292,24 @@ def run_train(args: argparse.Namespace) -> int:
         )
         if not kept:
             raise EmptySplit(f"no training pair shows any of: {', '.join(classes[1:])}")
+        validate = None
+        if args.val_split and args.val_every:
+            validate = _validator(args.data, args.val_split, args.val_limit, classes, source)
     except (BadSample, EmptySplit, DatasetError, OSError) as exc:
         print(f"stickerbot train: error: {exc}", file=sys.stderr)
         return EXIT_BAD_DATA
     if checked.skipped:
         print(f"skipped:  {len(checked.skipped)} bad pair(s) (see the log)")
-    validate = None
-    if args.val_split and args.val_every:
-        validate = _validator(args.data, args.val_split, args.val_limit, classes, source)
-    stages = _stages(args.stage)
     try:
-        for stage in stages:
-            config = _config(args, stage, classes, label_map, len(kept), len(checked.skipped))
+        configs = [
+            _config(args, stage, classes, label_map, len(kept), len(checked.skipped))
+            for stage in _stages(args.stage)
+        ]
+    except ValueError as exc:  # steps, crop, scales, learning rate out of range
+        print(f"stickerbot train: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        for config in configs:
             _run_stage(args, config, kept, validate)
     except ModelUnavailable as exc:
         from segmentation.cli import EXIT_MODEL

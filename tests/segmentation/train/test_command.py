@@ -118,3 +118,16 @@ def test_mixed_precision_trains_and_saves_float32_weights(tmp_path: Path) -> Non
     assert probs.dtype == np.float32
     assert probs.shape == (40, 50, 2)
     np.testing.assert_allclose(probs.sum(-1), 1.0, rtol=1e-5)
+
+
+def test_out_of_range_options_are_usage_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = write_mascot_data(tmp_path / "data", 1, seed=0)
+    argv = ["train", str(data), "-o", str(tmp_path / "out"), "--stage", "fcn8s"]
+    argv += ["--classes-file", str(data / "classes.txt"), *TINY_ARGS]
+    assert cli.main([*argv, "--crop", "100"]) == cli.EXIT_USAGE
+    assert "multiple of 32, got 100" in capsys.readouterr().err
+    assert cli.main([*argv, "--classes", "unicorn"]) == cli.EXIT_USAGE
+    assert "unknown class 'unicorn'; choose one of: mascot" in capsys.readouterr().err
+    assert cli.main([*argv, "--steps", "1"]) == cli.EXIT_OK
