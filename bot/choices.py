@@ -1,5 +1,6 @@
 """The callback data of the "tap a class" buttons: ``pick:<job id>:<class index>``, and of
-the "Add to my pack" button under a sticker: ``pack:<job id>``.
+the "Add to my pack" button under a sticker: ``pack:<job id>``, and of the "Did you mean"
+buttons of ``/class``: ``class:<name>``.
 
 Telegram allows 1-64 bytes of callback data, far too little for a file_id: the button names
 the job (whose journal row holds the photo's file_id) and the class, by number.
@@ -11,7 +12,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from segmentation.classes import BACKGROUND, VOC_CLASSES, class_index
+from segmentation.classes import BACKGROUND, VOC_CLASSES, class_index, parse_class
+from segmentation.errors import UnknownClass
 
 # Telegram's limit on InlineKeyboardButton.callback_data, in bytes.
 MAX_CALLBACK_BYTES = 64
@@ -19,6 +21,8 @@ _PATTERN = re.compile(r"pick:(\d{1,18}):(\d{1,3})")
 # What the pack button's handler answers to (registered before the catch-all "pick" one).
 PACK_PATTERN = r"^pack:"
 _PACK = re.compile(r"pack:(\d{1,18})")
+CLASS_PATTERN = r"^class:"
+_CLASS = re.compile(r"class:(.{1,58})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +56,23 @@ def _checked(data: str) -> str:
     if len(data.encode()) > MAX_CALLBACK_BYTES:  # pragma: no cover - ids have <= 19 digits
         raise ValueError(f"callback data too long: {data!r}")
     return data
+
+
+def encode_class(target: str) -> str:
+    """A "Did you mean person?" button: sets the chat's class to ``target``."""
+    return _checked(f"class:{target}")
+
+
+def decode_class(data: str | None, classes: Sequence[str] = VOC_CLASSES) -> str | None:
+    """The class (of the model's ``classes``) a "Did you mean" button carries, or None for
+    anything we did not produce."""
+    match = _CLASS.fullmatch(data or "")
+    if match is None:
+        return None
+    try:
+        return parse_class(match.group(1), classes=classes)
+    except UnknownClass:
+        return None
 
 
 def decode_pack(data: str | None) -> int | None:

@@ -1,14 +1,19 @@
 """The 21 PASCAL VOC classes, their aliases and the parser of user-typed class names.
 
+A name that matches nothing gets suggestions (:func:`suggest_classes`, difflib's ratio over
+the names and aliases), carried by the :class:`UnknownClass` it raises.
+
 A model may have its own class list (a trained model's metadata: index 0 is the background);
-:func:`parse_class` and :func:`class_index` take it as ``classes`` (default: VOC). The VOC
-aliases apply to VOC models only; any class list accepts case, blanks and plurals.
+:func:`parse_class`, :func:`suggest_classes` and :func:`class_index` take it as ``classes``
+(default: VOC). The VOC aliases apply to VOC models only; any list accepts case, blanks and
+plurals.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
 
 from segmentation.errors import UnknownClass
@@ -53,12 +58,21 @@ ALIASES: Final[dict[str, str]] = {
     "kitten": "cat",
     "kitty": "cat",
     "puppy": "dog",
+    "doggy": "dog",
+    "geese": "bird",
+    "goose": "bird",
     "cattle": "cow",
     "table": "diningtable",
     "dining table": "diningtable",
     "dining-table": "diningtable",
     "motorcycle": "motorbike",
     "people": "person",
+    "men": "person",
+    "women": "person",
+    "children": "person",
+    "kid": "person",
+    "boy": "person",
+    "girl": "person",
     "human": "person",
     "man": "person",
     "woman": "person",
@@ -89,31 +103,82 @@ def class_index(name: str, classes: Sequence[str] = VOC_CLASSES) -> int:
     return list(classes).index(name)
 
 
-def _key(text: str) -> str:
+def normalise(text: str) -> str:
+    """The form names are compared in: lower case, blanks collapsed."""
     return " ".join(str(text).strip().lower().split())
 
 
+def _aliases(classes: Sequence[str]) -> Mapping[str, str]:
+    return ALIASES if tuple(classes) == VOC_CLASSES else {}
+
+
 def parse_class(
-    text: str, *, allow_auto: bool = True, classes: Sequence[str] = VOC_CLASSES
+    text: str,
+    *,
+    allow_auto: bool = True,
+    words: Mapping[str, str] | None = None,
+    classes: Sequence[str] = VOC_CLASSES,
 ) -> str:
     """Normalise a user-typed class name to its canonical name in ``classes`` (or ``"auto"``).
 
-    Case, surrounding blanks, a plural ``s`` and, for the VOC list, the aliases above are
-    accepted; ``background`` (index 0) is not a target. Raises :class:`UnknownClass` listing
-    valid names.
+    Case, surrounding blanks, English plurals (``cats``, ``buses``, ``puppies``) and, for the
+    VOC list, the aliases above are accepted; so are ``words``, more names (e.g. in the
+    user's language, normalised) mapped to canonical ones. ``background`` (index 0) is not a
+    target. Raises :class:`UnknownClass` naming the closest classes and listing the valid
+    names.
     """
-    key = _key(text)
+    key = normalise(text)
     if allow_auto and key == AUTO:
         return AUTO
-    aliases = ALIASES if tuple(classes) == VOC_CLASSES else {}
     targets = set(classes[1:])
-    for candidate in (key, key.removesuffix("s"), key.removesuffix("es")):
+    if words and key in words and words[key] in targets:
+        return words[key]
+    aliases = _aliases(classes)
+    for candidate in _singulars(key):
         name = aliases.get(candidate, candidate)
         if name in targets:
             return name
+    suggestions = suggest_classes(key, words=words, classes=classes)
+    hint = f"did you mean {' or '.join(suggestions)}? " if suggestions else ""
     valid = ", ".join(classes[1:])
     auto = f"{AUTO}, " if allow_auto else ""
-    raise UnknownClass(f"unknown class {text!r}; choose one of: {auto}{valid}")
+    raise UnknownClass(
+        f"unknown class {text!r}; {hint}choose one of: {auto}{valid}", suggestions=suggestions
+    )
+
+
+def _singulars(key: str) -> Iterable[str]:
+    yield key
+    yield key.removesuffix("s")
+    yield key.removesuffix("es")
+    if key.endswith("ies"):
+        yield key.removesuffix("ies") + "y"
+
+
+# How alike (difflib's ratio, 0..1) a typed name and a known one must be to be suggested.
+SUGGESTION_CUTOFF = 0.6
+MAX_SUGGESTIONS = 3
+
+
+def suggest_classes(
+    text: str,
+    *,
+    words: Mapping[str, str] | None = None,
+    limit: int = MAX_SUGGESTIONS,
+    classes: Sequence[str] = VOC_CLASSES,
+) -> list[str]:
+    """The canonical classes whose name, alias or one of ``words`` is closest to ``text``
+    (best first, at most ``limit``): ``"persn"`` -> ``["person"]``."""
+    names: dict[str, str] = {name: name for name in classes[1:]}
+    names.update(_aliases(classes))
+    names.update({k: v for k, v in (words or {}).items() if v in names.values()})
+    found: list[str] = []
+    for match in difflib.get_close_matches(
+        normalise(text), names, n=len(names), cutoff=SUGGESTION_CUTOFF
+    ):
+        if names[match] not in found:
+            found.append(names[match])
+    return found[:limit]
 
 
 def aliases_of(name: str, classes: Sequence[str] = VOC_CLASSES) -> list[str]:
@@ -130,7 +195,7 @@ def check_class_list(names: Sequence[str]) -> tuple[str, ...]:
     must be unique, start with a letter or digit and hold only letters, digits, blanks,
     ``_`` or ``-``. Raises :class:`ValueError` naming the bad entry.
     """
-    keys = [_key(name) for name in names]
+    keys = [normalise(name) for name in names]
     background = VOC_CLASSES[BACKGROUND]
     if keys and keys[0] == background:
         keys = keys[1:]

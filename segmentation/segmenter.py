@@ -76,8 +76,9 @@ def load_segmenter(
     num_threads: int | None = None,
     precision: str = FP32,
 ) -> Segmenter:
-    """Load a backend: ``"fcn8s"``, a path to a ``.tflite`` file or a trained model's
-    ``.model.json`` (``stickerbot train``).
+    """Load a backend: ``"fcn8s"``, a path to a ``.tflite`` file, to a DeepLab frozen graph
+    ``.pb`` (:mod:`segmentation.frozen_graph`) or to a trained model's ``.model.json``
+    (``stickerbot train``).
 
     FCN-8s runs in Keras at ``precision="fp32"`` (the default, the most accurate); any other
     of :data:`segmentation.export.PRECISIONS` loads the TFLite files ``stickerbot export
@@ -102,9 +103,13 @@ def load_segmenter(
         if precision != FP32:
             raise ModelUnavailable(f"--precision applies to {FCN8S!r}, not to {path.name}")
         return TrainedSegmenter.load(path)
-    if path.suffix != ".tflite":
+    if path.suffix == ".pb" and precision == FP32:
+        from segmentation.frozen_graph import FrozenGraphSegmenter
+
+        return FrozenGraphSegmenter(path)
+    if path.suffix not in (".tflite", ".pb"):
         raise ModelUnavailable(
-            f"unknown model {model!r}: use {FCN8S!r}, a path to a .tflite file or a "
+            f"unknown model {model!r}: use {FCN8S!r}, a path to a .tflite or .pb file or a "
             f"trained model's {METADATA_SUFFIX}"
         )
     if precision != FP32:
