@@ -24,11 +24,11 @@ def test_buttons_and_arguments_follow_the_models_classes() -> None:
     data = choices.encode(7, "logo", OWN)
     assert choices.decode(data, OWN) == choices.Choice(job_id=7, target="logo")
     assert choices.decode("pick:7:3", OWN) is None  # past the model's classes
-    assert parse_class_argument(["Mascots"], OWN) == "mascot"
+    assert parse_class_argument(["Mascots"], classes=OWN) == "mascot"
     with pytest.raises(UnknownClass):
-        parse_class_argument(["kitty"], OWN)  # VOC aliases belong to VOC models
+        parse_class_argument(["kitty"], classes=OWN)  # VOC aliases belong to VOC models
     assert parse_class_argument(["kitty"]) == "cat"
-    listing = texts.classes_text(OWN)
+    listing = texts.classes_text(OWN[1:])
     assert "• mascot" in listing
     assert "• logo" in listing
     assert "cat" not in listing
@@ -46,7 +46,13 @@ async def test_class_mascot_in_the_bot(
     assert "mascot" in listing
     assert "cat" not in listing
     emulator.send_text(USER, "/class cat")
-    await reply(emulator, USER, "don't know that object")
+    await reply(emulator, USER, "I don't know “cat”")
+    emulator.send_text(USER, "/class mascto")  # a typo: the model's class is suggested
+    offer = await reply(emulator, USER, "Did you mean mascot?")
+    button = offer.params["reply_markup"]["inline_keyboard"][0][0]
+    mark = len(emulator.calls)
+    emulator.press_button(USER, offer.result, button["callback_data"])
+    await emulator.wait_for("editMessageText", texted(USER, "cut out mascot"), WAIT_S, since=mark)
     emulator.send_text(USER, "/class mascot")
     await reply(emulator, USER, "cut out mascot")
 
