@@ -31,6 +31,11 @@ import tensorflow as tf
 from segmentation.classes import NUM_CLASSES
 from segmentation.errors import ModelUnavailable
 from segmentation.fcn8s import SEED_CONFIG, Fcn8sConfig, build_fcn8s, conv_specs
+from segmentation.paths import CACHE_APP_DIR as CACHE_APP_DIR
+from segmentation.paths import WEIGHTS_FILENAME as WEIGHTS_FILENAME
+from segmentation.paths import cache_dir_or_default
+from segmentation.paths import default_cache_dir as default_cache_dir
+from segmentation.paths import weights_path as weights_path
 
 logger = logging.getLogger(__name__)
 
@@ -40,10 +45,7 @@ FCN8S_CHECKPOINT_URL: Final = "https://www.dropbox.com/s/7r6lnilgt78ljia/fcn_8s.
 ARCHIVE_NAME: Final = "fcn_8s.tar.gz"
 EXTRACTED_DIR: Final = "fcn_8s_extracted"
 CHECKPOINT_NAME: Final = "model_fcn8s_final.ckpt"
-# Keras 3 saves and loads weights-only files only under a ".weights.h5" name.
-WEIGHTS_FILENAME: Final = "fcn8s_voc2012.weights.h5"
 DOWNLOADS_SUBDIR: Final = "downloads"
-CACHE_APP_DIR: Final = "stickerbot"
 # The seed built its graph under tf.variable_scope("fcn_8s"); a re-saved checkpoint may lack it.
 SCOPE: Final = "fcn_8s"
 
@@ -93,26 +95,6 @@ CHECKPOINT_SPEC: Final[Mapping[str, tuple[int, ...]]] = MappingProxyType(checkpo
 
 
 # --- paths ----------------------------------------------------------------------------------
-
-
-def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
-    """``$XDG_CACHE_HOME/stickerbot`` if that is set to an absolute path, else ``~/.cache/...``.
-
-    The only place the default is computed; every ``cache_dir=None`` argument resolves here.
-    """
-    env = os.environ if environ is None else environ
-    xdg = env.get("XDG_CACHE_HOME", "")
-    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
-    return base / CACHE_APP_DIR
-
-
-def _cache(cache_dir: Path | None) -> Path:
-    return default_cache_dir() if cache_dir is None else Path(cache_dir).expanduser()
-
-
-def weights_path(cache_dir: Path | None = None) -> Path:
-    """Where the imported Keras weights live: ``<cache>/fcn8s_voc2012.weights.h5``."""
-    return _cache(cache_dir) / WEIGHTS_FILENAME
 
 
 def _how_to_get_weights(cache_dir: Path | None) -> str:
@@ -262,7 +244,7 @@ def download_checkpoint(cache_dir: Path | None = None, *, url: str = FCN8S_CHECK
     checkpoint is reused without touching the network. Raises :class:`ModelUnavailable`
     explaining how to fetch it by hand when the download or the archive fails.
     """
-    cache = _cache(cache_dir)
+    cache = cache_dir_or_default(cache_dir)
     downloads = cache / DOWNLOADS_SUBDIR
     cached = _find_checkpoint(downloads / EXTRACTED_DIR)
     if cached is not None:
