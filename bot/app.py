@@ -76,6 +76,7 @@ def default_segmenter_factory(settings: Settings) -> SegmenterFactory:
         weights=settings.WEIGHTS,
         num_threads=settings.MODEL_THREADS,
         precision=settings.MODEL_PRECISION,
+        backend=settings.MODEL_BACKEND,
     )
 
 

@@ -61,8 +61,14 @@ class Settings(BaseSettings):
     )
     MODEL_PRECISION: str = Field(
         default="fp32",
-        description="FCN-8s precision: fp32 (Keras, the most accurate) or a TFLite export made "
-        "by `stickerbot export` (float16, int8-dynamic, int8).",
+        description="Precision: fp32 (the most accurate); auto (bf16 where the CPU computes it "
+        "natively, else fp32) or bf16 with the openvino backend; or an FCN-8s TFLite export "
+        "made by `stickerbot export` (float16, int8-dynamic, int8).",
+    )
+    MODEL_BACKEND: str = Field(
+        default="auto",
+        description="Engine that runs the model: auto (the fastest installed, as `python -m "
+        "bench` measured), tensorflow, openvino or tflite (LiteRT); /stats says which runs.",
     )
     ISOLATE_MODEL: bool = Field(
         default=True,
@@ -149,10 +155,19 @@ class Settings(BaseSettings):
     @field_validator("MODEL_PRECISION")
     @classmethod
     def _precision(cls, value: str) -> str:
-        from segmentation.export import PRECISIONS
+        from segmentation.segmenter import PRECISIONS
 
         if value not in PRECISIONS:
             raise ValueError(f"expected one of {', '.join(PRECISIONS)}, got {value!r}")
+        return value
+
+    @field_validator("MODEL_BACKEND")
+    @classmethod
+    def _backend(cls, value: str) -> str:
+        from segmentation.segmenter import BACKENDS
+
+        if value not in BACKENDS:
+            raise ValueError(f"expected one of {', '.join(BACKENDS)}, got {value!r}")
         return value
 
     @field_validator("TELEGRAM_API_URL")

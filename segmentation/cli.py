@@ -138,14 +138,18 @@ def _add_make(commands: Any) -> None:
         "--model",
         default="fcn8s",
         metavar="fcn8s|PATH.tflite",
-        help="FCN-8s with imported weights (default) or any PASCAL VOC 21-class TFLite model",
+        help="FCN-8s with imported weights (default) or any PASCAL VOC 21-class TFLite model "
+        "(run without importing TensorFlow unless --backend tensorflow)",
     )
     make.add_argument("--weights", type=Path, help="FCN-8s .weights.h5 (default: in the cache)")
     make.add_argument("--cache-dir", type=Path, help="weights cache (default ~/.cache/stickerbot)")
+    _add_backend(make)
     _add_precision(
         make,
-        "FCN-8s precision: fp32 (Keras, default, most accurate) or a TFLite "
-        "export made by `stickerbot export` (int8-dynamic is the fastest on CPU)",
+        "precision: fp32 (default, the most accurate); auto (bf16 where the CPU computes it "
+        "natively, else fp32) or bf16 with the openvino backend; float16/int8-dynamic/int8: "
+        "FCN-8s's TFLite exports made by `stickerbot export`",
+        choices="model",
     )
     make.add_argument(
         "--mask-out",
@@ -233,7 +237,11 @@ def _run_make(args: argparse.Namespace) -> int:
     )
     with quiet_native_stderr(enabled=args.verbose == 0):
         segmenter = load_segmenter(
-            args.model, weights=args.weights, cache_dir=args.cache_dir, precision=args.precision
+            args.model,
+            weights=args.weights,
+            cache_dir=args.cache_dir,
+            precision=args.precision,
+            backend=args.backend,
         )
         sticker = make_sticker(data, segmenter, options)
 
@@ -256,6 +264,8 @@ def _run_make(args: argparse.Namespace) -> int:
             "coverage": round(sticker.coverage, 4),
             "crf": sticker.crf,
             "model": segmenter.name,
+            "backend": segmenter.backend,
+            "precision": segmenter.precision,
             "timings_ms": {stage: round(ms, 1) for stage, ms in sticker.timings_ms.items()},
             "outputs": outputs,
         }
@@ -266,7 +276,8 @@ def _run_make(args: argparse.Namespace) -> int:
         print(f"detected: {found}")
         print(
             f"target:   {sticker.target} (coverage {sticker.coverage:.1%}, "
-            f"crf {'on' if sticker.crf else 'off'}, model {segmenter.name})"
+            f"crf {'on' if sticker.crf else 'off'}, model {segmenter.name} on "
+            f"{segmenter.backend} {segmenter.precision})"
         )
         print(f"timings:  {times}")
         for kind, path in outputs.items():
@@ -330,12 +341,34 @@ def _run_import(args: argparse.Namespace) -> int:
 # --- export -----------------------------------------------------------------------------------
 
 
-def _add_precision(parser: Any, text: str, *, default: str | None = "fp32") -> None:
-    """``--precision``; segmentation.export is imported for its names only (no TensorFlow)."""
-    from segmentation.export import PRECISIONS
+def _add_precision(
+    parser: Any, text: str, *, default: str | None = "fp32", choices: str = "export"
+) -> None:
+    """``--precision`` among the ``"model"`` (what a backend computes in) or ``"export"``
+    precisions; the modules are imported for their names only (no TensorFlow)."""
+    from segmentation.export import PRECISIONS as EXPORTS
+    from segmentation.segmenter import PRECISIONS
 
     parser.add_argument(
-        "--precision", choices=PRECISIONS, default=default, required=default is None, help=text
+        "--precision",
+        choices=PRECISIONS if choices == "model" else EXPORTS,
+        default=default,
+        required=default is None,
+        help=text,
+    )
+
+
+def _add_backend(parser: Any) -> None:
+    """``--backend``: the engine that runs the model (``auto``: the fastest installed)."""
+    from segmentation.segmenter import AUTO, BACKENDS
+
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=AUTO,
+        help="engine: tensorflow (Keras; tf.lite for .tflite), openvino, tflite (LiteRT), or "
+        "auto (default): the fastest installed for the model, as `python -m bench` measured; "
+        "the output says which ran",
     )
 
 

@@ -18,6 +18,7 @@ class ColourSegmenter:
 
     name = "colour-standin"
     backend = "standin"
+    precision = "fp32"
     device = "CPU"
 
     def __init__(self) -> None:

@@ -11,10 +11,10 @@ import pytest
 
 pytest.importorskip("openvino", reason="the openvino extra is not installed")
 
-from segmentation.backends import openvino as ov_backend  # noqa: E402
-from segmentation.backends.fcn8s_input import WARMUP_BUCKETS  # noqa: E402
-from segmentation.errors import ModelUnavailable  # noqa: E402
-from segmentation.segmenter import (  # noqa: E402
+from segmentation.backends import openvino as ov_backend
+from segmentation.backends.fcn8s_input import WARMUP_BUCKETS
+from segmentation.errors import ModelUnavailable
+from segmentation.segmenter import (
     Fcn8sSegmenter,
     OpenVinoFcn8sSegmenter,
     OpenVinoTFLiteSegmenter,
@@ -111,7 +111,8 @@ def test_ir_is_converted_once_per_weights_and_version(
     assert len(conversions) == 1  # the second load read the cached IR
     (xml,) = conversions
     assert xml.parent == tmp_path
-    assert xml.name.startswith("fcn8s_voc2012.") and ".openvino-" in xml.name
+    assert xml.name.startswith("fcn8s_voc2012.")
+    assert ".openvino-" in xml.name
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [weights.name, xml.name, xml.with_suffix(".bin").name]
     )
