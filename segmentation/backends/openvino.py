@@ -30,7 +30,7 @@ from segmentation.backends.probabilities import (
     resize_probabilities,
     scores_to_probabilities,
 )
-from segmentation.backends.tflite import PAD_GREY
+from segmentation.backends.tflite import MIN_UPSCALE, PAD_GREY
 from segmentation.classes import NUM_CLASSES, VOC_CLASSES
 from segmentation.errors import ModelUnavailable
 
@@ -257,8 +257,8 @@ class OpenVinoTFLiteSegmenter:
 
     def predict(self, rgb: np.ndarray) -> np.ndarray:
         h, w = rgb.shape[:2]
-        fit_h, fit_w = fitted_size(h, w, self._in_h, self._in_w)
-        batch = fit_into(rgb, self._in_h, self._in_w, PAD_GREY)[np.newaxis]
+        fit_h, fit_w = fitted_size(h, w, self._in_h, self._in_w, MIN_UPSCALE)
+        batch = fit_into(rgb, self._in_h, self._in_w, PAD_GREY, MIN_UPSCALE)[np.newaxis]
         if self._float_input:
             batch = batch.astype(np.float32) / np.float32(127.5) - np.float32(1.0)
         results = self._request.infer({0: batch})

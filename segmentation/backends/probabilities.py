@@ -116,12 +116,18 @@ def resize_probabilities(probs: np.ndarray, height: int, width: int) -> np.ndarr
         return np.asarray(probs, dtype=np.float32)
     probs = np.asarray(probs, dtype=np.float32)
     low, high, frac = _linear_taps(probs.shape[0], height)
-    frac = frac[:, np.newaxis, np.newaxis]
-    vertical = probs[low] * (1 - frac) + probs[high] * frac
+    vertical = _lerp(probs[low], probs[high], frac[:, np.newaxis, np.newaxis])
     low, high, frac = _linear_taps(probs.shape[1], width)
-    frac = frac[np.newaxis, :, np.newaxis]
-    resized = vertical[:, low] * (1 - frac) + vertical[:, high] * frac
+    resized = _lerp(vertical[:, low], vertical[:, high], frac[np.newaxis, :, np.newaxis])
     return normalised(resized)
+
+
+def _lerp(low: np.ndarray, high: np.ndarray, frac: np.ndarray) -> np.ndarray:
+    """``low + (high - low) * frac``, in place in ``low`` and ``high`` (no temporaries)."""
+    high -= low
+    high *= frac
+    low += high
+    return low
 
 
 def _linear_taps(size: int, new_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -134,11 +140,12 @@ def _linear_taps(size: int, new_size: int) -> tuple[np.ndarray, np.ndarray, np.n
     return low, high, (source - low).astype(np.float32)
 
 
-def fit_into(rgb: np.ndarray, height: int, width: int, fill: tuple[int, ...]) -> np.ndarray:
-    """``rgb`` shrunk or enlarged to fit ``height x width`` keeping its aspect ratio, placed
-    at the top left of a canvas of that size filled with ``fill``; the photo's part of the
-    canvas is ``[:h', :w']`` where ``(h', w')`` is :func:`fitted_size`."""
-    fit_h, fit_w = fitted_size(rgb.shape[0], rgb.shape[1], height, width)
+def fit_into(
+    rgb: np.ndarray, height: int, width: int, fill: tuple[int, ...], min_upscale: float = 1.0
+) -> np.ndarray:
+    """``rgb`` scaled to fit ``height x width`` keeping its aspect ratio (see
+    :func:`fitted_size`), at the top left of a canvas of that size filled with ``fill``."""
+    fit_h, fit_w = fitted_size(rgb.shape[0], rgb.shape[1], height, width, min_upscale)
     fitted = (
         rgb
         if (fit_h, fit_w) == rgb.shape[:2]
@@ -150,7 +157,12 @@ def fit_into(rgb: np.ndarray, height: int, width: int, fill: tuple[int, ...]) ->
     return canvas
 
 
-def fitted_size(h: int, w: int, height: int, width: int) -> tuple[int, int]:
-    """The size of an ``h x w`` photo scaled to fit ``height x width``."""
+def fitted_size(
+    h: int, w: int, height: int, width: int, min_upscale: float = 1.0
+) -> tuple[int, int]:
+    """The size of an ``h x w`` photo scaled to fit ``height x width``; a photo that fits
+    already keeps its size unless filling the box enlarges it by more than ``min_upscale``."""
     scale = min(height / h, width / w)
+    if 1.0 <= scale <= min_upscale:
+        return h, w
     return max(1, min(height, round(h * scale))), max(1, min(width, round(w * scale)))

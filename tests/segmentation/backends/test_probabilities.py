@@ -28,3 +28,9 @@ def test_fit_into_keeps_the_aspect_ratio_and_pads() -> None:
     assert canvas.shape == (64, 64, 3)
     assert (canvas[:32] == 200).all()
     assert (canvas[32:] == 128).all()
+
+
+def test_a_photo_that_nearly_fills_the_input_is_only_padded() -> None:
+    assert fitted_size(512, 384, 513, 513, min_upscale=1.1) == (512, 384)
+    assert fitted_size(256, 192, 513, 513, min_upscale=1.1) == (513, 385)  # small: enlarged
+    assert fitted_size(600, 300, 513, 513, min_upscale=1.1) == (513, 256)  # large: shrunk
