@@ -2,22 +2,23 @@
 
 Prints, in one run, on a fixed set of real photos (``skimage.data`` and ``../shared/fixtures``):
 
-1. the machine: CPU, vector extensions, the ceiling (large matrix product, GFLOP/s: NumPy's
-   BLAS and TensorFlow's in float32, TensorFlow's in bfloat16);
-2. ``stickerbot --help`` time; per backend, a fresh worker process's cold start to ready,
+1. the machine: CPU and vector extensions (AVX2, AVX-512, VNNI, BF16, AMX);
+2. start-up: ``stickerbot --help``; ``stickerbot make`` with a TFLite model and the bot's
+   model process, each with TensorFlow's interpreter (before) and LiteRT (after), wall time
+   and peak RSS (:mod:`bench.startup`); per backend, a fresh worker's cold start to ready,
    sequential stickers/s and peak RSS (:mod:`bench.worker`);
-3. FCN-8s at the benchmark resolution (512 x 512): FLOPs, fp32 forward time as a multiple of
-   the FLOP-bound time (FLOPs / best matmul rate), each faster precision's speed-up and its
-   argmax agreement with fp32 on the real photos (same weights: see :mod:`bench.fitted`);
+3. FCN-8s at the benchmark resolution (512 x 512) on every engine (:mod:`bench.engines`):
+   time as a multiple of the FLOP-bound time at its precision (FLOPs / best GEMM of the run
+   in fp32 or bf16), speed-up over TensorFlow fp32, argmax agreement with it on the real
+   photos (same weights: see :mod:`bench.fitted`), the issue's targets met or not;
 4. per-stage medians of :func:`segmentation.pipeline.make_sticker` (decode, model, CRF,
    compose, encode, total) with DeepLab and with FCN-8s, and post-processing (CRF + compose
    + encode) as a fraction of FCN-8s's model time;
 5. our CRF (the classes competing in the object region, shrunk when large) against the
    seed's full-image 21-label CRF on DeepLab's probabilities: speed-up and mask IoU.
 
-All figures are ratios within this run; times are the best (machine figures) or the median
-(pipeline stages) of ``--repeat`` runs, taken interleaved so that other processes on a shared
-machine disturb numerator and denominator alike.
+All figures are ratios within this run, taken interleaved so that other processes on a
+shared machine disturb numerator and denominator alike.
 
     python -m bench [--repeat N] [--precisions int8-dynamic,int8] [--work-dir DIR] [--quick]
 """
@@ -273,7 +274,10 @@ class _PlainKeras:
     def __init__(self, model: Any) -> None:
         import tensorflow as tf
 
-        self._run = tf.function(lambda x: tf.nn.softmax(model(x, training=False), axis=-1))
+        def forward(batch: Any) -> Any:
+            return tf.nn.softmax(model(batch, training=False), axis=-1)
+
+        self._run = tf.function(forward)
 
     def predict(self, rgb: np.ndarray) -> np.ndarray:
         from segmentation.fcn8s import preprocess

@@ -29,10 +29,13 @@ MIN_BF16_SPEEDUP: Final = 2.0
 MIN_AGREEMENT: Final = 0.98
 MIN_MEDIAN_AGREEMENT: Final = 0.995
 
-# The OpenVINO GEMM probe: a chain of CHAIN products of SIDE-square matrices with constant
-# (pre-packed) weights, the way a network's layers run; ~69 GFLOP.
+# The OpenVINO GEMM probes: chains of GEMM_CHAIN products with constant (pre-packed)
+# weights, the way a network's layers run: GEMM_SIDE-square matrices (~69 GFLOP), and 1x1
+# convolutions of CONV_CHANNELS channels at CONV_SIDE^2 positions (~34 GFLOP).
 GEMM_SIDE: Final = 2048
 GEMM_CHAIN: Final = 4
+CONV_CHANNELS: Final = 512
+CONV_SIDE: Final = 128
 
 REFERENCE: Final = "tensorflow fp32"
 
@@ -80,34 +83,49 @@ def gemm_probes(with_bf16: bool) -> list[Probe]:
 
 
 def _openvino_probes(with_bf16: bool) -> list[Probe]:
+    """OpenVINO's GEMMs, two ways: chained matrix products, and chained 1x1 convolutions
+    (the same products, ``[H*W, C] @ [C, C]``, run by the convolution kernels -- on AMX the
+    faster of the two, and the kernels FCN-8s's layers use)."""
     try:
         import openvino as ov
         from openvino import opset13 as ops
     except ImportError:
         return []
-    n, k = GEMM_SIDE, GEMM_CHAIN
     rng = np.random.default_rng(1)
-    inp = ops.parameter([n, n], np.float32)
-    x = inp
+
+    def weights(*shape: int) -> Any:
+        return ops.constant((rng.standard_normal(shape) / np.sqrt(shape[0])).astype(np.float32))
+
+    n, k = GEMM_SIDE, GEMM_CHAIN
+    matrix = ops.parameter([n, n], np.float32)
+    x = matrix
     for _ in range(k):
-        weights = (rng.standard_normal((n, n)) / np.sqrt(n)).astype(np.float32)
-        x = ops.matmul(x, ops.constant(weights), False, False)
-    model = ov.Model([x], [inp])
-    data = rng.standard_normal((n, n)).astype(np.float32)
+        x = ops.matmul(x, weights(n, n), False, False)
+    c, side = CONV_CHANNELS, CONV_SIDE
+    image = ops.parameter([1, c, side, side], np.float32)
+    y = image
+    for _ in range(k):
+        y = ops.convolution(y, weights(c, c, 1, 1), [1, 1], [0, 0], [0, 0], [1, 1])
+    models = {
+        "matmul": (ov.Model([x], [matrix]), 2.0 * n**3 * k),
+        "1x1 conv": (ov.Model([y], [image]), 2.0 * c * c * side * side * k),
+    }
     probes = []
     for precision, hint in [("fp32", "f32"), ("bf16", "bf16")][: 2 if with_bf16 else 1]:
-        compiled = ov.Core().compile_model(
-            model, "CPU", {"INFERENCE_PRECISION_HINT": hint, "PERFORMANCE_HINT": "LATENCY"}
-        )
-        request = compiled.create_infer_request()
-        probes.append(
-            Probe(
-                f"openvino {precision}",
-                precision,
-                2.0 * n**3 * k,
-                lambda request=request: request.infer({0: data}),
+        for kind, (model, flops) in models.items():
+            compiled = ov.Core().compile_model(
+                model, "CPU", {"INFERENCE_PRECISION_HINT": hint, "PERFORMANCE_HINT": "LATENCY"}
             )
-        )
+            request = compiled.create_infer_request()
+            data = rng.standard_normal(tuple(model.input(0).get_shape())).astype(np.float32)
+            probes.append(
+                Probe(
+                    f"openvino {precision} {kind}",
+                    precision,
+                    flops,
+                    lambda request=request, data=data: request.infer({0: data}),
+                )
+            )
     return probes
 
 

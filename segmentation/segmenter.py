@@ -103,7 +103,8 @@ def choose_backend(model: str, backend: str = AUTO, precision: str = FP32) -> st
     if backend != AUTO:
         return backend
     if model != FCN8S:
-        return OPENVINO if precision in _OPENVINO_PRECISIONS else TFLITE
+        # LiteRT runs a TFLite model faster at its own precision than OpenVINO does in bf16.
+        return OPENVINO if precision == BF16 else TFLITE
     if precision in (FP32, *_OPENVINO_PRECISIONS):
         return OPENVINO if openvino_available() else TENSORFLOW
     return TFLITE
@@ -122,8 +123,8 @@ def load_segmenter(
 
     ``precision`` ``fp32`` (the default) is the most accurate; ``auto``/``bf16`` need the
     OpenVINO backend; float16 and the int8 ones load FCN-8s's TFLite exports that
-    ``stickerbot export --precision P`` wrote into the cache. The precision of a ``.tflite``
-    model is the one it was built with (OpenVINO may compute it in bf16).
+    ``stickerbot export --precision P`` wrote into the cache. A ``.tflite`` model runs at the
+    precision it was built with (``auto``: the same), or in bf16 on OpenVINO.
     """
     engine = choose_backend(model, backend, precision)
     if model == FCN8S:
@@ -135,7 +136,7 @@ def load_segmenter(
         )
     if engine == OPENVINO:
         return OpenVinoTFLiteSegmenter(path, precision=precision, num_threads=num_threads)
-    if precision != FP32:
+    if precision not in (FP32, AUTO):
         raise ModelUnavailable(
             f"--precision {precision} applies to {FCN8S!r} or the openvino backend; "
             f"{path.name} runs at its own precision"

@@ -127,6 +127,7 @@ def test_deeplab_finds_the_person(deeplab_model_path: Path, astronaut: np.ndarra
         ("fcn8s", "auto", "auto", "openvino"),
         ("fcn8s", "auto", "int8-dynamic", "tflite"),  # the TFLite exports
         ("m.tflite", "auto", "fp32", "tflite"),  # LiteRT: fastest and smallest
+        ("m.tflite", "auto", "auto", "tflite"),  # at its own precision
         ("m.tflite", "auto", "bf16", "openvino"),
         ("fcn8s", "tensorflow", "fp32", "tensorflow"),
     ],
