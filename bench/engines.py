@@ -219,6 +219,11 @@ def verdicts(
     if bound:
         ratio = min(times[best.name]) / bound[0]
         verdict = "met" if ratio <= MAX_BOUND_RATIO else "NOT met"
+        if ratio < 1:
+            verdict += (
+                f" (below 1: faster than every {best.precision} GEMM probe of the run, so the "
+                "probes, not the engine, limit this measurement)"
+            )
         print(
             f"target: best engine ({best.name}) within {MAX_BOUND_RATIO}x of the FLOP bound at "
             f"{best.precision}: {ratio:.2f}x, {verdict}"
