@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import unquote, urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Telegram's Bot API lets bots download files of at most 20 MB through getFile.
@@ -152,22 +159,14 @@ class Settings(BaseSettings):
             raise ValueError(f"expected 'fcn8s' or a path to a .tflite file, got {value!r}")
         return value
 
-    @field_validator("MODEL_PRECISION")
+    @field_validator("MODEL_PRECISION", "MODEL_BACKEND")
     @classmethod
-    def _precision(cls, value: str) -> str:
-        from segmentation.segmenter import PRECISIONS
+    def _model_choice(cls, value: str, info: ValidationInfo) -> str:
+        from segmentation.segmenter import BACKENDS, PRECISIONS
 
-        if value not in PRECISIONS:
-            raise ValueError(f"expected one of {', '.join(PRECISIONS)}, got {value!r}")
-        return value
-
-    @field_validator("MODEL_BACKEND")
-    @classmethod
-    def _backend(cls, value: str) -> str:
-        from segmentation.segmenter import BACKENDS
-
-        if value not in BACKENDS:
-            raise ValueError(f"expected one of {', '.join(BACKENDS)}, got {value!r}")
+        choices = PRECISIONS if info.field_name == "MODEL_PRECISION" else BACKENDS
+        if value not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}, got {value!r}")
         return value
 
     @field_validator("TELEGRAM_API_URL")
