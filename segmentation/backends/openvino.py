@@ -176,9 +176,10 @@ class OpenVinoFcn8sSegmenter:
     ) -> OpenVinoFcn8sSegmenter:
         """From the IR cached beside ``weights`` (default: the cache's), converting first if
         there is none for these weights and this OpenVINO version."""
-        from segmentation.paths import weights_path
+        from segmentation.models.store import FCN8S_WEIGHTS_FILENAME, cache_root
 
-        path = weights_path(cache_dir) if weights is None else Path(weights).expanduser()
+        default = cache_root(cache_dir) / FCN8S_WEIGHTS_FILENAME
+        path = default if weights is None else Path(weights).expanduser()
         xml = ir_path(path) if path.is_file() else None
         if xml is None or not xml.is_file():
             from segmentation.weights import load_fcn8s

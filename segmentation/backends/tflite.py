@@ -242,9 +242,9 @@ class Fcn8sLiteSegmenter:
         runtime: str = LITERT,
     ) -> Fcn8sLiteSegmenter:
         from segmentation.export import exported_buckets
-        from segmentation.paths import default_cache_dir
+        from segmentation.models.store import cache_root
 
-        cache = default_cache_dir() if cache_dir is None else Path(cache_dir).expanduser()
+        cache = cache_root(cache_dir)
         buckets = exported_buckets(cache, precision)
         if not buckets:
             raise ModelUnavailable(
