@@ -98,12 +98,11 @@ def ir_path(weights: Path) -> Path:
     return weights.with_name(f"{stem}.{weights_digest(weights)}.openvino-{version}.xml")
 
 
-def convert_fcn8s(model: keras.Model, xml: Path) -> Path:
-    """Convert the Keras FCN-8s ``model`` to an OpenVINO IR at ``xml`` (and ``.bin``).
+def converted_fcn8s(model: keras.Model) -> Any:
+    """The Keras FCN-8s ``model`` as an OpenVINO model (imports TensorFlow).
 
-    Imports TensorFlow. The graph is the model's own layers with the preprocessing and the
-    softmax inside; the weights are kept in float32 (the precision is chosen at compile time).
-    Files are written under temporary names and renamed, so a reader never sees half an IR.
+    The graph is the model's own layers with the preprocessing and the softmax inside; the
+    weights stay float32 (the precision is chosen at compile time).
     """
     ov = _openvino()
     import tensorflow as tf
@@ -116,7 +115,16 @@ def convert_fcn8s(model: keras.Model, xml: Path) -> Path:
         return tf.nn.softmax(model(rgb - means, training=False), axis=-1)
 
     signature = [tf.TensorSpec([1, None, None, 3], tf.float32)]
-    converted = ov.convert_model(tf.function(forward, input_signature=signature))
+    return ov.convert_model(tf.function(forward, input_signature=signature))
+
+
+def convert_fcn8s(model: keras.Model, xml: Path) -> Path:
+    """Convert the Keras FCN-8s ``model`` to an OpenVINO IR at ``xml`` (and ``.bin``).
+
+    Files are written under temporary names and renamed, so a reader never sees half an IR.
+    """
+    ov = _openvino()
+    converted = converted_fcn8s(model)
     partial = xml.with_name(f".{xml.stem}.{os.getpid()}.xml")
     try:
         ov.save_model(converted, partial, compress_to_fp16=False)
@@ -157,11 +165,14 @@ class OpenVinoFcn8sSegmenter:
     backend = BACKEND
     classes: tuple[str, ...] = VOC_CLASSES
 
-    def __init__(self, xml: Path, *, precision: str = FP32, num_threads: int | None = None) -> None:
+    def __init__(
+        self, xml: Path | Any, *, precision: str = FP32, num_threads: int | None = None
+    ) -> None:
+        """``xml``: the IR's path, or an OpenVINO model already in memory."""
         ov = _openvino()
         self.name = "fcn8s"
         self.device = _DEVICE
-        model = ov.Core().read_model(xml)
+        model = ov.Core().read_model(xml) if isinstance(xml, Path) else xml
         self._compiled, self.precision = _compile(model, resolve_precision(precision), num_threads)
         self._request = self._compiled.create_infer_request()
 
@@ -190,7 +201,12 @@ class OpenVinoFcn8sSegmenter:
             try:
                 convert_fcn8s(model, xml)
             except OSError as exc:
-                raise ModelUnavailable(f"cannot write the OpenVINO IR {xml}: {exc}") from exc
+                logger.warning(
+                    "cannot cache the OpenVINO IR at %s (%s): converted for this process only",
+                    xml,
+                    exc,
+                )
+                return cls(converted_fcn8s(model), precision=precision, num_threads=num_threads)
         return cls(xml, precision=precision, num_threads=num_threads)
 
     def warmup(self) -> None:

@@ -122,6 +122,22 @@ def test_ir_is_converted_once_per_weights_and_version(
     assert conversions[1] != conversions[0]
 
 
+def test_weights_in_a_read_only_folder_are_converted_in_memory(
+    tiny_model: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    weights = tmp_path / "fcn8s_voc2012.weights.h5"
+    weights.write_bytes(b"weights")
+    monkeypatch.setattr("segmentation.weights.load_fcn8s", lambda **_: tiny_model)
+
+    def refuse(model: object, xml: Path) -> Path:
+        raise PermissionError(13, "Permission denied", str(xml))
+
+    monkeypatch.setattr(ov_backend, "convert_fcn8s", refuse)
+    segmenter = load_segmenter("fcn8s", weights=weights, backend="openvino", num_threads=1)
+    assert segmenter.predict(_photo((64, 64))).shape == (64, 64, 21)
+    assert sorted(tmp_path.iterdir()) == [weights]
+
+
 def test_missing_weights_say_how_to_get_them(tmp_path: Path) -> None:
     with pytest.raises(ModelUnavailable, match="stickerbot weights download"):
         load_segmenter("fcn8s", cache_dir=tmp_path, backend="openvino")
