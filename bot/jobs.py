@@ -32,7 +32,7 @@ from segmentation.classes import AUTO
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # Finished jobs are kept this long: the "tap a class" buttons of a photo work until then.
 RETENTION_SECONDS = 7 * 24 * 3600
 # Waiting for a lock beyond this means something else holds the database: fail loudly.
@@ -68,7 +68,9 @@ CREATE TABLE IF NOT EXISTS chat_settings (
     chat_id INTEGER PRIMARY KEY,
     target TEXT NOT NULL,
     crf INTEGER NOT NULL,
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    language TEXT,                        -- chosen with /lang (schema 3); NULL: Telegram's
+    telegram_language TEXT                -- the language_code last seen in the chat (schema 3)
 );
 -- Sticker sets the bot made for a user (bot.packs): numbered 1, 2, ... as each fills up.
 CREATE TABLE IF NOT EXISTS packs (
@@ -98,6 +100,9 @@ CREATE TABLE IF NOT EXISTS pack_settings (
 """
 # Schema 1 -> 2: the file_id of sent files (the packs tables are created by _SCHEMA).
 _MIGRATE_TO_2 = "ALTER TABLE sent ADD COLUMN file_id TEXT"
+# Schema 2 -> 3: the chat's language (bot.i18n), two columns of chat_settings (added unless
+# _SCHEMA just created the table with them).
+_COLUMNS_OF_3 = ("language", "telegram_language")
 
 
 class JobState(StrEnum):
@@ -147,6 +152,10 @@ class Admission:
 class ChatSettings:
     target: str = AUTO
     crf: bool = True
+    # The language chosen with /lang; None: the user's Telegram language (bot.i18n.resolve).
+    language: str | None = None
+    # The language_code Telegram last sent from this chat (what answers of queued jobs use).
+    telegram_language: str | None = None
 
 
 _JOB_COLUMNS = (
@@ -266,6 +275,22 @@ class Journal:
     async def set_status_message(self, job_id: int, message_id: int) -> None:
         await self._update(job_id, "status_message_id = ?", message_id)
 
+    async def sharing_status(self, job: Job) -> list[tuple[int, JobState]]:
+        """The jobs (id, state) whose status is ``job``'s status message: an album's photos
+        share one (bot.handlers.photos); a photo on its own has only itself."""
+        if job.status_message_id is None:
+            return [(job.id, job.state)]
+
+        def siblings() -> list[tuple[int, JobState]]:
+            rows = self._db.execute(
+                "SELECT id, state FROM jobs WHERE chat_id = ? AND status_message_id = ? "
+                "ORDER BY id",
+                (job.chat_id, job.status_message_id),
+            ).fetchall()
+            return [(row["id"], JobState(row["state"])) for row in rows]
+
+        return await self._call(siblings)
+
     async def mark_running(self, job_id: int) -> None:
         """The worker takes the job up: one more attempt."""
         await self._update(job_id, "state = 'running', attempts = attempts + 1")
@@ -340,9 +365,15 @@ class Journal:
     async def chat_settings(self, chat_id: int) -> ChatSettings:
         def read() -> ChatSettings:
             row = self._db.execute(
-                "SELECT target, crf FROM chat_settings WHERE chat_id = ?", (chat_id,)
+                "SELECT target, crf, language, telegram_language FROM chat_settings "
+                "WHERE chat_id = ?",
+                (chat_id,),
             ).fetchone()
-            return ChatSettings() if row is None else ChatSettings(row["target"], bool(row["crf"]))
+            if row is None:
+                return ChatSettings()
+            return ChatSettings(
+                row["target"], bool(row["crf"]), row["language"], row["telegram_language"]
+            )
 
         return await self._call(read)
 
@@ -350,11 +381,21 @@ class Journal:
         def write() -> None:
             with self._db as db:
                 db.execute(
-                    "INSERT INTO chat_settings (chat_id, target, crf, updated_at) "
-                    "VALUES (?, ?, ?, ?) ON CONFLICT (chat_id) DO UPDATE SET "
+                    "INSERT INTO chat_settings (chat_id, target, crf, language, "
+                    "telegram_language, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (chat_id) DO UPDATE SET "
                     "target = excluded.target, crf = excluded.crf, "
+                    "language = excluded.language, "
+                    "telegram_language = excluded.telegram_language, "
                     "updated_at = excluded.updated_at",
-                    (chat_id, settings.target, int(settings.crf), time.time()),
+                    (
+                        chat_id,
+                        settings.target,
+                        int(settings.crf),
+                        settings.language,
+                        settings.telegram_language,
+                        time.time(),
+                    ),
                 )
 
         await self._call(write)
@@ -407,6 +448,11 @@ class Journal:
             conn.executescript(_SCHEMA)
             if 0 < version < 2:
                 conn.execute(_MIGRATE_TO_2)
+            if 0 < version < 3:
+                have = {row["name"] for row in conn.execute("PRAGMA table_info(chat_settings)")}
+                for column in _COLUMNS_OF_3:
+                    if column not in have:
+                        conn.execute(f"ALTER TABLE chat_settings ADD COLUMN {column} TEXT")
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         self._conn = conn
 

@@ -102,6 +102,8 @@ def choose_backend(model: str, backend: str = AUTO, precision: str = FP32) -> st
         raise ModelUnavailable(f"unknown precision {precision!r}; expected one of {PRECISIONS}")
     if backend != AUTO:
         return backend
+    if model.endswith(".pb"):
+        return TENSORFLOW  # a frozen graph runs in TensorFlow only
     if model != FCN8S:
         # LiteRT runs a TFLite model faster at its own precision than OpenVINO does in bf16.
         return OPENVINO if precision == BF16 else TFLITE
@@ -119,7 +121,8 @@ def load_segmenter(
     precision: str = FP32,
     backend: str = AUTO,
 ) -> Segmenter:
-    """Load ``model`` (``"fcn8s"`` or a path to a ``.tflite`` file) on ``backend``.
+    """Load ``model`` (``"fcn8s"``, a path to a ``.tflite`` file or to a DeepLab frozen graph
+    ``.pb``, :mod:`segmentation.frozen_graph`) on ``backend``.
 
     ``precision`` ``fp32`` (the default) is the most accurate; ``auto``/``bf16`` need the
     OpenVINO backend; float16 and the int8 ones load FCN-8s's TFLite exports that
@@ -130,9 +133,11 @@ def load_segmenter(
     if model == FCN8S:
         return _load_fcn8s(engine, weights, cache_dir, num_threads, precision)
     path = Path(model).expanduser()
+    if path.suffix == ".pb":
+        return _load_frozen_graph(path, engine, precision)
     if path.suffix != ".tflite":
         raise ModelUnavailable(
-            f"unknown model {model!r}: use {FCN8S!r} or a path to a .tflite file"
+            f"unknown model {model!r}: use {FCN8S!r} or a path to a .tflite or .pb file"
         )
     if engine == OPENVINO:
         return OpenVinoTFLiteSegmenter(path, precision=precision, num_threads=num_threads)
@@ -168,3 +173,14 @@ def _load_fcn8s(
     return Fcn8sLiteSegmenter.load(
         precision, cache_dir=cache_dir, num_threads=num_threads, runtime=runtime
     )
+
+
+def _load_frozen_graph(path: Path, engine: str, precision: str) -> Segmenter:
+    if engine != TENSORFLOW or precision not in (FP32, AUTO):
+        raise ModelUnavailable(
+            f"{path.name} (a TensorFlow frozen graph) runs on the tensorflow backend in fp32; "
+            f"got backend {engine!r}, precision {precision!r}"
+        )
+    from segmentation.frozen_graph import FrozenGraphSegmenter
+
+    return FrozenGraphSegmenter(path)
