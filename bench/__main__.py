@@ -61,8 +61,8 @@ DEFAULT_PRECISIONS: Final = ("int8-dynamic",)
 # The fitted weights and the exports are kept here between runs (they take minutes).
 DEFAULT_WORK_DIR: Final = Path(tempfile.gettempdir()) / "stickerbot-bench"
 
-STAGES: Final = ("decode", "model", "crf", "compose", "encode", "total")
-POST_STAGES: Final = ("crf", "compose", "encode")
+STAGES: Final = ("decode", "model", "crf", "compose", "mask", "encode", "total")
+POST_STAGES: Final = ("crf", "compose", "mask", "encode")
 
 
 def photos() -> Iterator[tuple[str, bytes]]:
@@ -159,9 +159,12 @@ def main(argv: list[str] | None = None) -> int:
         medians = _pipeline(samples, fcn["segmenter"], args.repeat)
         post = sum(medians[s] for s in POST_STAGES)
         print(
-            f"post-processing (crf + compose + encode) {post:.0f} ms = "
+            f"post-processing (crf + compose + mask + encode) {post:.0f} ms = "
             f"{post / medians['model']:.2f}x the model's {medians['model']:.0f} ms"
         )
+
+    _section("post-processing: now (tuned CRF, sticker-scale compose) vs before (seed, full-res)")
+    _post_processing(samples, deeplab, args.repeat)
 
     _section("CRF: ours (competing classes, object region) vs the seed's (21 labels, whole image)")
     _crf_comparison(samples, small, deeplab, args.repeat)
@@ -418,6 +421,87 @@ def _crf_comparison(
         print(
             f"{'min':<28} {'':>8} {'':>8} {min(ratios):7.1f}x {min(ious):8.3f} "
             f"{min(two_ious):11.3f}"
+        )
+
+
+# A photo sent as a file from a 16-megapixel phone camera (4624 x 3472).
+LARGE_PHOTO: Final = (3472, 4624)
+
+
+def _post_processing(samples: Sequence[tuple[str, bytes]], segmenter: Any, repeat: int) -> None:
+    """CRF + compose + encode (PNG) of today's pipeline against the previous one
+    (:mod:`bench.legacy`), interleaved, per photo, with a 16 MP photo among them."""
+    from PIL import Image
+
+    from bench import legacy
+    from segmentation import compose
+    from segmentation.classes import class_index
+    from segmentation.errors import NoObjectFound
+    from segmentation.image import load_image, resize_longer_side
+    from segmentation.options import StickerOptions
+    from segmentation.pipeline import (
+        choose_target,
+        detected_classes,
+        photo_mask,
+        refined_probability,
+        select_object,
+    )
+
+    options = StickerOptions()
+    large = Image.fromarray(load_image(dict(samples)["skimage:astronaut"])).resize(
+        LARGE_PHOTO[::-1], Image.Resampling.BICUBIC
+    )
+    buffer = io.BytesIO()
+    large.save(buffer, format="JPEG", quality=90)
+    photos_here = [*samples, ("16 MP (astronaut, upscaled)", buffer.getvalue())]
+
+    def now(photo: np.ndarray, small: np.ndarray, probs: np.ndarray, index: int) -> float:
+        prob = select_object(
+            refined_probability(small, probs, index, options, segmenter.name), options
+        )
+        start = time.perf_counter()
+        rgba = compose.compose_sticker(photo, prob, options.outline)
+        compose_ms = (time.perf_counter() - start) * 1000
+        photo_mask(prob, *photo.shape[:2])
+        compose.encode_png(rgba)
+        return compose_ms
+
+    # "compose" is the sticker's own composition (now at the sticker's scale); "now" also
+    # holds the photo-resolution mask (Sticker.mask), which grows with the photo.
+    print(f"{'photo':<28} {'pixels':>7} {'before ms':>9} {'now ms':>8} {'ratio':>6} {'compose':>8}")
+    befores, nows = [], []
+    for name, data in photos_here:
+        photo = load_image(data, options.limits)
+        small = resize_longer_side(photo, options.inference_side)
+        probs = segmenter.predict(small)
+        try:
+            index = class_index(
+                choose_target(
+                    "auto", detected_classes(probs.argmax(-1), options.min_detected_share)
+                )
+            )
+        except NoObjectFound:
+            continue
+        before_ms, now_ms, compose_ms = [], [], []
+        for _ in range(max(1, repeat)):
+            start = time.perf_counter()
+            legacy.post_process(photo, small, probs, index)
+            before_ms.append((time.perf_counter() - start) * 1000)
+            start = time.perf_counter()
+            compose_ms.append(now(photo, small, probs, index))
+            now_ms.append((time.perf_counter() - start) * 1000)
+        before, current = statistics.median(before_ms), statistics.median(now_ms)
+        befores.append(before)
+        nows.append(current)
+        print(
+            f"{name:<28} {photo.shape[0] * photo.shape[1] / 1e6:6.1f}M {before:9.1f} "
+            f"{current:8.1f} {current / before:5.2f}x {statistics.median(compose_ms):8.1f}"
+        )
+    if befores:
+        print(
+            f"{'median over photos':<36} {statistics.median(befores):9.1f} "
+            f"{statistics.median(nows):8.1f} "
+            f"{statistics.median(nows) / statistics.median(befores):5.2f}x"
         )
 
 

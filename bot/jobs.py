@@ -29,10 +29,11 @@ from pathlib import Path
 from typing import TypeVar
 
 from segmentation.classes import AUTO
+from segmentation.options import DEFAULT_OUTLINE_STYLE as DEFAULT_STYLE
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # Finished jobs are kept this long: the "tap a class" buttons of a photo work until then.
 RETENTION_SECONDS = 7 * 24 * 3600
 # Waiting for a lock beyond this means something else holds the database: fail loudly.
@@ -47,6 +48,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     file_id TEXT NOT NULL,                -- Telegram's handle of the photo (never the bytes)
     target TEXT NOT NULL,
     crf INTEGER NOT NULL,
+    style TEXT NOT NULL DEFAULT 'stroke',  -- the outline style's name (schema 4)
     state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done', 'failed')),
     attempts INTEGER NOT NULL DEFAULT 0,
     status_message_id INTEGER,            -- our "Queued, #N" message, edited when done
@@ -70,7 +72,8 @@ CREATE TABLE IF NOT EXISTS chat_settings (
     crf INTEGER NOT NULL,
     updated_at REAL NOT NULL,
     language TEXT,                        -- chosen with /lang (schema 3); NULL: Telegram's
-    telegram_language TEXT                -- the language_code last seen in the chat (schema 3)
+    telegram_language TEXT,               -- the language_code last seen in the chat (schema 3)
+    style TEXT NOT NULL DEFAULT 'stroke'  -- the outline style's name (schema 4)
 );
 -- Sticker sets the bot made for a user (bot.packs): numbered 1, 2, ... as each fills up.
 CREATE TABLE IF NOT EXISTS packs (
@@ -103,6 +106,10 @@ _MIGRATE_TO_2 = "ALTER TABLE sent ADD COLUMN file_id TEXT"
 # Schema 2 -> 3: the chat's language (bot.i18n), two columns of chat_settings (added unless
 # _SCHEMA just created the table with them).
 _COLUMNS_OF_3 = ("language", "telegram_language")
+# Schema 3 -> 4: the outline style of jobs and of each chat's settings (added unless
+# _SCHEMA just created the table with it).
+_TABLES_OF_4 = ("jobs", "chat_settings")
+_ADD_STYLE = "ALTER TABLE {} ADD COLUMN style TEXT NOT NULL DEFAULT 'stroke'"
 
 
 class JobState(StrEnum):
@@ -134,6 +141,8 @@ class Job:
     attempts: int
     status_message_id: int | None
     created_at: float
+    # The outline style's name (segmentation.options.OUTLINE_STYLES).
+    style: str = DEFAULT_STYLE
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,11 +165,13 @@ class ChatSettings:
     language: str | None = None
     # The language_code Telegram last sent from this chat (what answers of queued jobs use).
     telegram_language: str | None = None
+    # The outline style's name (segmentation.options.OUTLINE_STYLES).
+    style: str = DEFAULT_STYLE
 
 
 _JOB_COLUMNS = (
     "id, chat_id, user_id, message_id, file_id, target, crf, state, attempts, "
-    "status_message_id, created_at"
+    "status_message_id, created_at, style"
 )
 _UNFINISHED = "state IN ('queued', 'running')"
 
@@ -177,6 +188,7 @@ def _job(row: sqlite3.Row) -> Job:
         state=JobState(row["state"]),
         attempts=row["attempts"],
         status_message_id=row["status_message_id"],
+        style=row["style"],
         created_at=row["created_at"],
     )
 
@@ -218,6 +230,7 @@ class Journal:
         crf: bool,
         queue_max: int,
         user_max: int,
+        style: str = DEFAULT_STYLE,
     ) -> Admission:
         """Record a new queued job, unless the queue or the user's share of it is full."""
 
@@ -242,8 +255,9 @@ class Journal:
                 now = time.time()
                 cursor = db.execute(
                     "INSERT INTO jobs (chat_id, user_id, message_id, file_id, target, crf, "
-                    "state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
-                    (chat_id, user_id, message_id, file_id, target, int(crf), now, now),
+                    "style, state, created_at, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
+                    (chat_id, user_id, message_id, file_id, target, int(crf), style, now, now),
                 )
                 row = db.execute(
                     f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (cursor.lastrowid,)
@@ -365,14 +379,18 @@ class Journal:
     async def chat_settings(self, chat_id: int) -> ChatSettings:
         def read() -> ChatSettings:
             row = self._db.execute(
-                "SELECT target, crf, language, telegram_language FROM chat_settings "
+                "SELECT target, crf, language, telegram_language, style FROM chat_settings "
                 "WHERE chat_id = ?",
                 (chat_id,),
             ).fetchone()
             if row is None:
                 return ChatSettings()
             return ChatSettings(
-                row["target"], bool(row["crf"]), row["language"], row["telegram_language"]
+                row["target"],
+                bool(row["crf"]),
+                row["language"],
+                row["telegram_language"],
+                row["style"],
             )
 
         return await self._call(read)
@@ -382,11 +400,11 @@ class Journal:
             with self._db as db:
                 db.execute(
                     "INSERT INTO chat_settings (chat_id, target, crf, language, "
-                    "telegram_language, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
+                    "telegram_language, style, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
                     "ON CONFLICT (chat_id) DO UPDATE SET "
                     "target = excluded.target, crf = excluded.crf, "
                     "language = excluded.language, "
-                    "telegram_language = excluded.telegram_language, "
+                    "telegram_language = excluded.telegram_language, style = excluded.style, "
                     "updated_at = excluded.updated_at",
                     (
                         chat_id,
@@ -394,6 +412,7 @@ class Journal:
                         int(settings.crf),
                         settings.language,
                         settings.telegram_language,
+                        settings.style,
                         time.time(),
                     ),
                 )
@@ -453,6 +472,11 @@ class Journal:
                 for column in _COLUMNS_OF_3:
                     if column not in have:
                         conn.execute(f"ALTER TABLE chat_settings ADD COLUMN {column} TEXT")
+            if 0 < version < 4:
+                for table in _TABLES_OF_4:
+                    columns = {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
+                    if "style" not in columns:
+                        conn.execute(_ADD_STYLE.format(table))
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         self._conn = conn
 

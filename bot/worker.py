@@ -31,7 +31,12 @@ from bot.jobs import Job, Journal
 from bot.results import ErrorKind, JobResult
 from bot.retry import RetryPolicy, with_retries
 from bot.stats import Stats
-from segmentation.options import ImageLimits, StickerOptions
+from segmentation.options import (
+    DEFAULT_OUTLINE_STYLE,
+    OUTLINE_STYLES,
+    ImageLimits,
+    StickerOptions,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -240,7 +245,10 @@ class Worker:
         await self._journal.mark_running(job.id)
         self._stats.observe("queue", max(0.0, time.time() - job.created_at) * 1000)
         options = StickerOptions(
-            target=job.target, crf=job.crf, limits=ImageLimits(max_bytes=self._max_bytes)
+            target=job.target,
+            crf=job.crf,
+            outline=OUTLINE_STYLES.get(job.style, OUTLINE_STYLES[DEFAULT_OUTLINE_STYLE]),
+            limits=ImageLimits(max_bytes=self._max_bytes),
         )
         action = asyncio.create_task(self._show_working(job))
         try:
