@@ -167,10 +167,13 @@ def _add_make(commands: Any) -> None:
 
     add_model_arguments(make)
     make.add_argument("--weights", type=Path, help="FCN-8s .weights.h5 (implies FCN-8s)")
+    _add_backend(make)
     _add_precision(
         make,
-        "FCN-8s precision: fp32 (Keras, default, most accurate) or a TFLite "
-        "export made by `stickerbot export` (int8-dynamic is the fastest on CPU)",
+        "precision: fp32 (default, the most accurate); auto (bf16 where the CPU computes it "
+        "natively, else fp32) or bf16 with the openvino backend; float16/int8-dynamic/int8: "
+        "FCN-8s's TFLite exports made by `stickerbot export`",
+        choices="model",
     )
     make.add_argument(
         "--mask-out",
@@ -364,15 +367,22 @@ def _run_make(args: argparse.Namespace) -> int:
     if args.json:
         from segmentation.cli_batch import sticker_report
 
-        report = {**sticker_report(sticker, segmenter.name), "style": args.style}
-        print(json.dumps({**report, "outputs": outputs}))
+        report = {
+            **sticker_report(sticker, segmenter.name),
+            "style": args.style,
+            "backend": segmenter.backend,
+            "precision": segmenter.precision,
+            "outputs": outputs,
+        }
+        print(json.dumps(report))
     else:
         found = ", ".join(f"{n} {s:.1%}" for n, s in sticker.detected.items())
         times = ", ".join(f"{k} {v:.0f} ms" for k, v in sticker.timings_ms.items())
         print(f"detected: {found}")
         print(
             f"target:   {sticker.target} (coverage {sticker.coverage:.1%}, "
-            f"crf {'on' if sticker.crf else 'off'}, model {segmenter.name})"
+            f"crf {'on' if sticker.crf else 'off'}, model {segmenter.name} on "
+            f"{segmenter.backend} {segmenter.precision})"
         )
         print(f"timings:  {times}")
         for kind, path in outputs.items():
@@ -497,12 +507,34 @@ def _add_train(commands: Any) -> None:
 # --- export -----------------------------------------------------------------------------------
 
 
-def _add_precision(parser: Any, text: str, *, default: str | None = "fp32") -> None:
-    """``--precision``; segmentation.export is imported for its names only (no TensorFlow)."""
-    from segmentation.export import PRECISIONS
+def _add_precision(
+    parser: Any, text: str, *, default: str | None = "fp32", choices: str = "export"
+) -> None:
+    """``--precision`` among the ``"model"`` (what a backend computes in) or ``"export"``
+    precisions; the modules are imported for their names only (no TensorFlow)."""
+    from segmentation.export import PRECISIONS as EXPORTS
+    from segmentation.segmenter import PRECISIONS
 
     parser.add_argument(
-        "--precision", choices=PRECISIONS, default=default, required=default is None, help=text
+        "--precision",
+        choices=PRECISIONS if choices == "model" else EXPORTS,
+        default=default,
+        required=default is None,
+        help=text,
+    )
+
+
+def _add_backend(parser: Any) -> None:
+    """``--backend``: the engine that runs the model (``auto``: the fastest installed)."""
+    from segmentation.segmenter import AUTO, BACKENDS
+
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=AUTO,
+        help="engine: tensorflow (Keras; tf.lite for .tflite), openvino, tflite (LiteRT), or "
+        "auto (default): the fastest installed for the model, as `python -m bench` measured; "
+        "the output says which ran",
     )
 
 

@@ -34,6 +34,7 @@ class FrozenGraphSegmenter:
 
     backend = "tf-frozen-graph"
     classes = VOC_CLASSES
+    precision = "fp32"
 
     def __init__(self, path: Path, *, num_classes: int = NUM_CLASSES) -> None:
         if not path.is_file():

@@ -18,6 +18,7 @@ class ColourSegmenter:
 
     name = "colour-standin"
     backend = "standin"
+    precision = "fp32"
     device = "CPU"
     classes = VOC_CLASSES
 

@@ -21,10 +21,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from segmentation.backends.trained import TrainedSegmenter
 from segmentation.classes import VOID_LABEL
 from segmentation.fcn import build_fcn
 from segmentation.fcn8s import preprocess
-from segmentation.segmenter import TrainedSegmenter
 from segmentation.train.config import TrainConfig
 from segmentation.train.data import identity_label_map, training_batches
 from segmentation.train.init import assign

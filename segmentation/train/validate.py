@@ -19,10 +19,10 @@ from segmentation.segmenter import Segmenter
 class _InSourceLabels:
     """A segmenter whose outputs are spread to the dataset's label values."""
 
-    backend = "keras"
+    backend = "tensorflow"
 
     def __init__(self, inner: Segmenter, source: tuple[str, ...], columns: list[int]) -> None:
-        self.name, self.device = inner.name, inner.device
+        self.name, self.device, self.precision = inner.name, inner.device, inner.precision
         self.classes = source
         self._inner, self._columns = inner, columns
 

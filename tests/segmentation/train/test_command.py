@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from segmentation import cli
-from segmentation.segmenter import TrainedSegmenter
+from segmentation.backends.trained import TrainedSegmenter
 from segmentation.train.command import EXIT_BAD_DATA
 from segmentation.trained import read_info
 from tests.segmentation.datasets_kit import write_voc

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from segmentation.backends.trained import TrainedSegmenter
 from segmentation.fcn8s import Fcn8sConfig
-from segmentation.segmenter import TrainedSegmenter
 from segmentation.train.config import TrainConfig
 from segmentation.train.loop import train
 from tests.segmentation.train.scenes import scene, write_scenes
