@@ -31,6 +31,7 @@ from bot.services import Services
 from bot.stats import Stats
 from bot.web import Webhook, WebServer
 from bot.worker import Worker
+from segmentation.trained import model_classes
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +83,7 @@ def default_segmenter_factory(settings: Settings) -> SegmenterFactory:
         progress=LineProgress(),
         num_threads=settings.MODEL_THREADS,
         precision=settings.MODEL_PRECISION,
+        backend=settings.MODEL_BACKEND,
     )
 
 
@@ -99,6 +101,8 @@ class StickerBot:
         retry = retry or RetryPolicy()
         self.application = build_application(settings)
         self.stats = Stats()
+        # The model's classes come from its metadata: known without loading the model.
+        classes = model_classes(settings.MODEL)
         self.journal = Journal(Path(settings.DATA_DIR) / JOURNAL_FILE)
         self.engine = Engine(
             segmenter_factory or default_segmenter_factory(settings),
@@ -108,7 +112,9 @@ class StickerBot:
             bot=self.application.bot,
             journal=self.journal,
             engine=self.engine,
-            delivery=Delivery(self.application.bot, self.journal, self.stats, retry),
+            delivery=Delivery(
+                self.application.bot, self.journal, self.stats, retry, classes=classes
+            ),
             stats=self.stats,
             queue_max=settings.QUEUE_MAX,
             max_download_bytes=settings.MAX_IMAGE_BYTES,
@@ -123,7 +129,7 @@ class StickerBot:
             user_max=settings.MAX_PENDING_PER_USER,
         )
         self.services = Services(
-            settings, self.journal, self.engine, self.worker, intake, self.stats
+            settings, self.journal, self.engine, self.worker, intake, self.stats, classes
         )
         handlers.register(self.application, self.services)
         self.web = self._web_server()

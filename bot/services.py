@@ -10,6 +10,7 @@ from bot.intake import Intake
 from bot.jobs import Journal
 from bot.stats import Stats
 from bot.worker import Worker
+from segmentation.classes import VOC_CLASSES
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,3 +21,5 @@ class Services:
     worker: Worker
     intake: Intake
     stats: Stats
+    # The model's class names (background first), read from its metadata at start-up.
+    classes: tuple[str, ...] = VOC_CLASSES

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from segmentation.classes import AUTO, VOC_CLASSES, aliases_of, parse_class
+from segmentation.classes import AUTO, aliases_of, parse_class
 from segmentation.errors import (
     ImageTooLarge,
     InvalidImage,
@@ -101,6 +101,7 @@ def build_parser(extra_commands: Sequence[CommandAdder] = ()) -> argparse.Argume
     _add_classes(commands)
     _add_weights(commands)
     _add_export(commands)
+    _add_train(commands)
     from segmentation.cli_models import add_evaluate_command, add_models_command
 
     add_models_command(commands)
@@ -155,7 +156,8 @@ def _add_make(commands: Any) -> None:
         dest="target",
         default=AUTO,
         metavar="NAME",
-        help="PASCAL VOC class to cut out, or 'auto' for the largest object (default)",
+        help="class to cut out (a PASCAL VOC class, or one of a trained model's: see "
+        "`stickerbot classes --model PATH`), or 'auto' for the largest object (default)",
     )
     make.add_argument(
         "--no-crf", dest="crf", action="store_false", help="skip dense-CRF refinement"
@@ -165,10 +167,13 @@ def _add_make(commands: Any) -> None:
 
     add_model_arguments(make)
     make.add_argument("--weights", type=Path, help="FCN-8s .weights.h5 (implies FCN-8s)")
+    _add_backend(make)
     _add_precision(
         make,
-        "FCN-8s precision: fp32 (Keras, default, most accurate) or a TFLite "
-        "export made by `stickerbot export` (int8-dynamic is the fastest on CPU)",
+        "precision: fp32 (default, the most accurate); auto (bf16 where the CPU computes it "
+        "natively, else fp32) or bf16 with the openvino backend; float16/int8-dynamic/int8: "
+        "FCN-8s's TFLite exports made by `stickerbot export`",
+        choices="model",
     )
     make.add_argument(
         "--mask-out",
@@ -305,10 +310,12 @@ class UnknownSample(Exception):
 def _make_options(args: argparse.Namespace) -> StickerOptions:
     from segmentation.limits import DEFAULT_INFERENCE_SIDE
     from segmentation.options import StickerOptions
+    from segmentation.trained import model_classes
 
     return StickerOptions(
-        # parse_class fails fast on a typo, before the model is loaded.
-        target=parse_class(args.target),
+        # parse_class fails fast on a typo, before the model is loaded (a trained model's
+        # classes are read from its metadata).
+        target=parse_class(args.target, classes=model_classes(args.model)),
         crf=args.crf and args.crf_preset != CRF_OFF,
         crf_preset=TUNED if args.crf_preset == CRF_OFF else args.crf_preset,
         outline=_outline_style(args),
@@ -360,15 +367,22 @@ def _run_make(args: argparse.Namespace) -> int:
     if args.json:
         from segmentation.cli_batch import sticker_report
 
-        report = {**sticker_report(sticker, segmenter.name), "style": args.style}
-        print(json.dumps({**report, "outputs": outputs}))
+        report = {
+            **sticker_report(sticker, segmenter.name),
+            "style": args.style,
+            "backend": segmenter.backend,
+            "precision": segmenter.precision,
+            "outputs": outputs,
+        }
+        print(json.dumps(report))
     else:
         found = ", ".join(f"{n} {s:.1%}" for n, s in sticker.detected.items())
         times = ", ".join(f"{k} {v:.0f} ms" for k, v in sticker.timings_ms.items())
         print(f"detected: {found}")
         print(
             f"target:   {sticker.target} (coverage {sticker.coverage:.1%}, "
-            f"crf {'on' if sticker.crf else 'off'}, model {segmenter.name})"
+            f"crf {'on' if sticker.crf else 'off'}, model {segmenter.name} on "
+            f"{segmenter.backend} {segmenter.precision})"
         )
         print(f"timings:  {times}")
         for kind, path in outputs.items():
@@ -413,16 +427,28 @@ def _run_make_many(args: argparse.Namespace) -> int:
 
 
 def _add_classes(commands: Any) -> None:
-    classes = commands.add_parser("classes", help="list the 21 PASCAL VOC classes and aliases")
+    classes = commands.add_parser(
+        "classes", help="list a model's classes (default: the 21 PASCAL VOC ones) and aliases"
+    )
+    classes.add_argument(
+        "--model",
+        default="auto",
+        metavar="auto|NAME|PATH",
+        help="the model whose classes to list (a trained .model.json's come from its "
+        "metadata; the others are PASCAL VOC models)",
+    )
     classes.set_defaults(handler=_run_classes)
 
 
-def _run_classes(_args: argparse.Namespace) -> int:
+def _run_classes(args: argparse.Namespace) -> int:
+    from segmentation.trained import model_classes
+
+    classes = model_classes(args.model)
     print(f"{AUTO:<12} the largest object found (default)")
-    for index, name in enumerate(VOC_CLASSES):
+    for index, name in enumerate(classes):
         if index == 0:
             continue
-        aliases = aliases_of(name)
+        aliases = aliases_of(name, classes)
         print(f"{name:<12} {'aliases: ' + ', '.join(aliases) if aliases else ''}".rstrip())
     return EXIT_OK
 
@@ -469,15 +495,46 @@ def _run_import(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --- train ----------------------------------------------------------------------------------
+
+
+def _add_train(commands: Any) -> None:
+    from segmentation.train.command import add_train
+
+    add_train(commands)
+
+
 # --- export -----------------------------------------------------------------------------------
 
 
-def _add_precision(parser: Any, text: str, *, default: str | None = "fp32") -> None:
-    """``--precision``; segmentation.export is imported for its names only (no TensorFlow)."""
-    from segmentation.export import PRECISIONS
+def _add_precision(
+    parser: Any, text: str, *, default: str | None = "fp32", choices: str = "export"
+) -> None:
+    """``--precision`` among the ``"model"`` (what a backend computes in) or ``"export"``
+    precisions; the modules are imported for their names only (no TensorFlow)."""
+    from segmentation.export import PRECISIONS as EXPORTS
+    from segmentation.segmenter import PRECISIONS
 
     parser.add_argument(
-        "--precision", choices=PRECISIONS, default=default, required=default is None, help=text
+        "--precision",
+        choices=PRECISIONS if choices == "model" else EXPORTS,
+        default=default,
+        required=default is None,
+        help=text,
+    )
+
+
+def _add_backend(parser: Any) -> None:
+    """``--backend``: the engine that runs the model (``auto``: the fastest installed)."""
+    from segmentation.segmenter import AUTO, BACKENDS
+
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=AUTO,
+        help="engine: tensorflow (Keras; tf.lite for .tflite), openvino, tflite (LiteRT), or "
+        "auto (default): the fastest installed for the model, as `python -m bench` measured; "
+        "the output says which ran",
     )
 
 

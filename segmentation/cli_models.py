@@ -34,7 +34,8 @@ if TYPE_CHECKING:
 MODEL_HELP = (
     "'auto' (default: the most accurate installed model, else DeepLabV3 MobileNetV2, "
     "downloaded on first use), a name from `stickerbot models`, or a model file "
-    "(.tflite, .pb frozen graph, FCN-8s .weights.h5)"
+    "(.tflite, .pb frozen graph, FCN-8s .weights.h5, or a .model.json made by "
+    "`stickerbot train`, with its own classes)"
 )
 
 
@@ -88,12 +89,17 @@ def open_segmenter(
         model, resolved_weights = resolve(args, precision=precision).load_arguments()
     with quiet_native_stderr(enabled=args.verbose == 0):
         segmenter = load_segmenter(
-            model, weights=resolved_weights, cache_dir=args.cache_dir, precision=precision
+            model,
+            weights=resolved_weights,
+            cache_dir=args.cache_dir,
+            precision=precision,
+            backend=getattr(args, "backend", "auto"),
         )
-        import tensorflow as tf
+        if "tensorflow" in sys.modules:  # a TFLite model on LiteRT never imports it
+            import tensorflow as tf
 
-        # Probing the devices now keeps CUDA's complaints (no GPU) out of the output later.
-        tf.config.list_physical_devices("GPU")
+            # Probing the devices now keeps CUDA's complaints (no GPU) out of the output later.
+            tf.config.list_physical_devices("GPU")
     return segmenter
 
 
@@ -263,6 +269,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
                 segmenter,
                 samples,
                 crf_modes=modes,
+                class_names=segmenter.classes,
                 inference_side=args.inference_side or DEFAULT_INFERENCE_SIDE,
                 on_sample=lambda _sample: _advance(bar),
             )

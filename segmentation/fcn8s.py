@@ -39,27 +39,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from segmentation.backends.fcn8s_input import BUCKET_STEP as BUCKET_STEP
+from segmentation.backends.fcn8s_input import NETWORK_STRIDE as NETWORK_STRIDE
+from segmentation.backends.fcn8s_input import VGG_MEANS as VGG_MEANS
+from segmentation.backends.fcn8s_input import WARMUP_BUCKETS as WARMUP_BUCKETS
+from segmentation.backends.fcn8s_input import bucket_shape as bucket_shape
 from segmentation.classes import NUM_CLASSES
 from segmentation.kernels import bilinear_upsample, dense_head
-
-# Per-channel RGB means subtracted by the seed (TF-Slim's vgg_preprocessing _R/_G/_B_MEAN,
-# ImageNet's means); the network was trained on RGB minus these, in [0, 255] units.
-VGG_MEANS: Final[tuple[float, float, float]] = (123.68, 116.78, 103.94)
-
-# Five stride-2 poolings: the input sides must be multiples of 2**5 for the skips to line up.
-NETWORK_STRIDE: Final = 32
-
-# Inference pads each photo up to a "bucket": both sides rounded up to a multiple of this.
-# Few distinct shapes means every shape's kernels (oneDNN primitives, XNNPACK plans, one
-# exported TFLite file each) are prepared once, at warm-up. 128 puts a 3:2 or 4:3 photo of
-# the default 512 px inference side in 512 x 384 (3:2 wastes 12 % on padding; rounding to
-# /32 would save that but multiply the shapes by 4).
-BUCKET_STEP: Final = 128
-
-# The buckets of photos at the default 512 px inference side (landscape, portrait, square):
-# compiled/warmed at start-up and exported to TFLite. Other shapes still work (the Keras
-# graph takes any size; they are just prepared on first use).
-WARMUP_BUCKETS: Final[tuple[tuple[int, int], ...]] = ((384, 512), (512, 384), (512, 512))
 
 # Upsampling factors of the three fixed transposed convolutions: /32 -> /16 -> /8 -> /1.
 _UPSAMPLE_FACTORS: Final = {"upsample_x2_fc8": 2, "upsample_x2_fused": 2, "upsample_x8": 8}
@@ -179,7 +165,8 @@ class BilinearInitializer(keras.initializers.Initializer):  # type: ignore[misc]
         return {"factor": self.factor}
 
 
-def _conv(spec: ConvSpec, initializer: str) -> keras.layers.Layer:
+def conv_layer(spec: ConvSpec, initializer: str) -> keras.layers.Layer:
+    """The Keras layer of one learned convolution (SAME padding, ReLU unless a score layer)."""
     return keras.layers.Conv2D(
         spec.filters,
         spec.kernel_size,
@@ -191,8 +178,11 @@ def _conv(spec: ConvSpec, initializer: str) -> keras.layers.Layer:
 
 
 def _upsample(name: str, num_classes: int) -> keras.layers.Layer:
+    return upsample_layer(_UPSAMPLE_FACTORS[name], num_classes, name)
+
+
+def upsample_layer(factor: int, num_classes: int, name: str) -> keras.layers.Layer:
     """A frozen bilinear transposed conv; SAME padding gives exactly ``factor`` x the input."""
-    factor = _UPSAMPLE_FACTORS[name]
     return keras.layers.Conv2DTranspose(
         num_classes,
         2 * factor,
@@ -222,22 +212,29 @@ def build_fcn8s(
     when weights are loaded right after: drawing 134 M random numbers takes seconds.
     """
     layers = {
-        spec.name: _conv(spec, kernel_initializer) for spec in conv_specs(num_classes, config)
+        spec.name: conv_layer(spec, kernel_initializer) for spec in conv_specs(num_classes, config)
     }
     image = keras.Input(shape=(None, None, 3), dtype="float32", name="image")
-    x = image
-    pools: dict[int, Any] = {}
-    for block, convs in enumerate(config.convs_per_block, start=1):
-        for i in range(1, convs + 1):
-            x = layers[f"conv{block}_{i}"](x)
-        x = pools[block] = keras.layers.MaxPooling2D(2, strides=2, name=f"pool{block}")(x)
-    score = layers["fc8"](layers["fc7"](layers["fc6"](x)))
+    score, pools = vgg_trunk(image, layers, config)
     score = _upsample("upsample_x2_fc8", num_classes)(score)
     score = keras.layers.Add(name="fuse_pool4")([score, layers["pool4_fc"](pools[4])])
     score = _upsample("upsample_x2_fused", num_classes)(score)
     score = keras.layers.Add(name="fuse_pool3")([score, layers["pool3_fc"](pools[3])])
     score = _upsample("upsample_x8", num_classes)(score)
     return keras.Model(image, score, name="fcn8s")
+
+
+def vgg_trunk(
+    image: Any, layers: dict[str, keras.layers.Layer], config: Fcn8sConfig
+) -> tuple[Any, dict[int, Any]]:
+    """VGG-16 as a fully convolutional net: ``fc8``'s scores at /32 and the five pool outputs."""
+    x = image
+    pools: dict[int, Any] = {}
+    for block, convs in enumerate(config.convs_per_block, start=1):
+        for i in range(1, convs + 1):
+            x = layers[f"conv{block}_{i}"](x)
+        x = pools[block] = keras.layers.MaxPooling2D(2, strides=2, name=f"pool{block}")(x)
+    return layers["fc8"](layers["fc7"](layers["fc6"](x))), pools
 
 
 # --- inference ------------------------------------------------------------------------------
@@ -271,15 +268,6 @@ def pad_to_multiple(
     height, width = shape[1], shape[2]
     padding = [[0, 0], [0, (-height) % multiple], [0, (-width) % multiple], [0, 0]]
     return tf.pad(batch, padding), (height, width)
-
-
-def bucket_shape(height: int, width: int, step: int = BUCKET_STEP) -> tuple[int, int]:
-    """The padded input shape of a ``height x width`` photo: each side rounded up to ``step``."""
-    if height < 1 or width < 1:
-        raise ValueError(f"empty image: {height}x{width}")
-    if step < 1 or step % NETWORK_STRIDE:
-        raise ValueError(f"bucket step must be a positive multiple of {NETWORK_STRIDE}: {step}")
-    return (-(-height // step) * step, -(-width // step) * step)
 
 
 def _infer(model: keras.Model, batch: tf.Tensor) -> tf.Tensor:

@@ -89,3 +89,12 @@ def encode(rgb: np.ndarray, fmt: str = "JPEG", **save_kwargs: object) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(rgb).save(buffer, format=fmt, **save_kwargs)
     return buffer.getvalue()
+
+
+@pytest.fixture(scope="session")
+def mascot_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model of the user-defined class "mascot" made by ``stickerbot train`` (~1 min on
+    CPU, once per session): its ``.model.json``."""
+    from tests.segmentation.train.mascot import train_mascot_model
+
+    return train_mascot_model(tmp_path_factory.mktemp("mascot"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from segmentation.classes import NUM_CLASSES, class_index
+from segmentation.classes import NUM_CLASSES, VOC_CLASSES, class_index
 
 
 class ColourSegmenter:
@@ -18,7 +18,9 @@ class ColourSegmenter:
 
     name = "colour-standin"
     backend = "standin"
+    precision = "fp32"
     device = "CPU"
+    classes = VOC_CLASSES
 
     def __init__(self) -> None:
         self.calls = 0

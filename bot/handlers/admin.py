@@ -27,7 +27,7 @@ class Admin:
             texts.stats_report(
                 uptime_s=stats.uptime_s,
                 model=info.name if info else "not loaded",
-                backend=info.backend if info else "-",
+                backend=f"{info.backend} {info.precision}".strip() if info else "-",
                 device=info.device if info else "-",
                 queue_depth=services.worker.depth,
                 in_progress=services.worker.in_progress,

@@ -165,3 +165,15 @@ def test_model_precision_is_checked_and_reaches_the_loader() -> None:
 
     factory = default_segmenter_factory(settings)
     assert factory.keywords["precision"] == "int8-dynamic"  # type: ignore[attr-defined]
+
+
+def test_model_backend_is_checked_and_reaches_the_loader() -> None:
+    message = problem(BOT_TOKEN=TOKEN, MODEL_BACKEND="onnx")
+    assert "MODEL_BACKEND" in message
+    assert "openvino" in message
+    settings = load_settings(None, BOT_TOKEN=TOKEN, MODEL_BACKEND="openvino")
+
+    from bot.app import default_segmenter_factory
+
+    factory = default_segmenter_factory(settings)
+    assert factory.keywords["backend"] == "openvino"  # type: ignore[attr-defined]
