@@ -47,8 +47,7 @@ class CrfParams:
 # Named CRF parameters (segmentation.crf.preset resolves "tuned" to one of them by backend).
 # "seed": the seed post's, tuned for coarse FCN-32s output. "deeplab": tuned on the dev set
 # for DeepLabV3 TFLite's sharp probabilities (``python -m bench.quality --tune``, held-out
-# figures in the README): milder pairwise weights, kernel widths scaled to the object's size,
-# a confidence gate and an area guard.
+# figures in the README): softened unaries, 2 iterations, a confidence gate and an area guard.
 # "fcn8s": the seed's parameters, unmeasured: no real FCN-8s VOC weights exist here to tune
 # on (bench.fitted's stand-in imitates DeepLab from random features; tuning on it would tune
 # to an artefact).
@@ -56,9 +55,9 @@ CRF_PRESETS: Final[dict[str, CrfParams]] = {
     "seed": CrfParams(),
     "deeplab": CrfParams(
         gaussian_compat=1.0,
-        bilateral_compat=5.0,
+        bilateral_compat=8.0,
         bilateral_sxy=50.0,
-        size_reference=250.0,
+        unary_temperature=2.0,
         iterations=2,
         gate=0.8,
         min_area_ratio=0.8,
