@@ -101,16 +101,17 @@ async def serve(lag_file: Path, model: str | None) -> None:
 
     async def tick() -> None:
         histogram = bot.stats.histograms["inference"]
+        busy = False
         for count in itertools.count():
             started = loop.time()
             await asyncio.sleep(TICK_S)
             lag_ms = (loop.time() - started - TICK_S) * 1000
-            lags.append((lag_ms, bot.worker.in_progress > 0))
+            lags.append((lag_ms, busy))
             if count % SAMPLE_EVERY == 0:
                 done = sum(bot.stats.outcomes.values())
-                samples.append(
-                    (time.time(), done, bot.worker.depth, histogram.total, histogram.count)
-                )
+                counts = await bot.worker.counts()
+                busy = counts.running > 0
+                samples.append((time.time(), done, counts.queued, histogram.total, histogram.count))
 
     try:
         await bot.start()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from bot.config import Settings
 from bot.engine import Engine
 from bot.intake import Intake
-from bot.jobs import Journal
+from bot.journal import Journal
 from bot.stats import Stats
 from bot.worker import Worker
 
@@ -16,7 +16,8 @@ from bot.worker import Worker
 class Services:
     settings: Settings
     journal: Journal
-    engine: Engine
+    # None with QUEUE_URL set: the workers hold the model.
+    engine: Engine | None
     worker: Worker
     intake: Intake
     stats: Stats

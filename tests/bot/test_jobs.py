@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from bot.jobs import Admission, ChatSettings, JobState, Journal, Refusal
+from bot.chats import ChatSettings
+from bot.jobs import Admission, Counts, JobState, Refusal
+from bot.journal import Journal
 
 
 @pytest.fixture
@@ -68,7 +71,7 @@ async def test_queue_full_and_user_limit(journal: Journal) -> None:
 async def test_finished_jobs_free_their_place(journal: Journal) -> None:
     first = (await accept(journal, 1, user_max=1)).job
     assert first is not None
-    await journal.mark_running(first.id)
+    assert await journal.claim("w", 30) == replace(first, state=JobState.RUNNING, attempts=1)
     await journal.finish(first.id, JobState.DONE, "sticker", "cat")
     assert (await accept(journal, 2, user_max=1)).job is not None
 
@@ -85,8 +88,8 @@ async def test_a_redelivered_update_is_a_duplicate(journal: Journal) -> None:
 async def test_running_counts_attempts_and_finish_closes(journal: Journal) -> None:
     job = (await accept(journal, 1)).job
     assert job is not None
-    await journal.mark_running(job.id)
-    await journal.mark_running(job.id)
+    await journal.claim("dead", -1)  # a lease that has already run out
+    await journal.claim("next", 30)
     running = await journal.get(job.id)
     assert running is not None
     assert (running.state, running.attempts) == (JobState.RUNNING, 2)
@@ -114,7 +117,7 @@ async def test_everything_survives_reopening(tmp_path: Path) -> None:
     job = (await accept(journal, 1)).job
     assert job is not None
     await journal.set_status_message(job.id, 42)
-    await journal.mark_running(job.id)
+    await journal.claim("w", 30)
     await journal.record_sent(job.id, "document", 43)
     await journal.save_chat_settings(1, ChatSettings(target="dog", crf=False))
     await journal.close()
@@ -153,10 +156,45 @@ async def test_the_journal_never_holds_image_bytes(journal: Journal) -> None:
     await accept(journal, 1)
 
     def columns_of(table: str) -> set[str]:
-        return {row[1] for row in journal._db.execute(f"PRAGMA table_info({table})")}
+        db = journal.database.connection
+        return {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
 
     def all_columns() -> set[str]:
         return columns_of("jobs") | columns_of("sent") | columns_of("chat_settings")
 
-    columns = await journal._call(all_columns)
+    columns = await journal.call(all_columns)
     assert not any("png" in name or "data" in name or "bytes" in name for name in columns)
+
+
+async def test_a_leased_job_is_claimed_again_only_when_its_lease_runs_out(journal: Journal) -> None:
+    first = (await accept(journal, 1)).job
+    second = (await accept(journal, 2)).job
+    assert first is not None
+    assert second is not None
+    assert (await journal.claim("a", 30)) == replace(first, state=JobState.RUNNING, attempts=1)
+    assert (await journal.claim("b", 30)) == replace(second, state=JobState.RUNNING, attempts=1)
+    assert await journal.claim("c", 30) is None  # both leased
+    jobs = journal.jobs
+    assert await journal.call(jobs.renew, first.id, "a", 30)
+    assert not await journal.call(jobs.renew, first.id, "b", 30)  # not b's lease
+    assert await journal.call(jobs.renew, second.id, "b", -1)  # b stops renewing: ran out
+    taken_over = await journal.claim("c", 30)
+    assert taken_over is not None
+    assert (taken_over.id, taken_over.attempts) == (second.id, 2)
+    assert not await journal.call(jobs.renew, second.id, "b", 30)  # b lost it
+
+
+async def test_release_undoes_the_attempt_and_hold_stops_the_lease(journal: Journal) -> None:
+    job = (await accept(journal, 1)).job
+    assert job is not None
+    await journal.claim("a", 30)
+    assert await journal.call(journal.jobs.release, job.id, "a")
+    assert await journal.get(job.id) == job  # queued again, no attempt counted
+    await journal.claim("a", -1)
+    assert await journal.call(journal.jobs.hold, job.id)  # computed: being delivered
+    assert await journal.claim("b", 30) is None  # a held job is never handed out again
+    assert await journal.call(journal.jobs.expire_leases) == 1  # after a restart, it is
+    again = await journal.claim("b", 30)
+    assert again is not None
+    assert again.attempts == 2
+    assert await journal.counts() == Counts(queued=0, running=1)
