@@ -92,13 +92,14 @@ async def run_worker(
         concurrency=concurrency,
     )
 
-    async def beat() -> None:
+    async def beat(*, stopped: bool = False) -> None:
         counters = runner.counters
         value = heartbeat(
             done=counters.done,
             redelivered=counters.redelivered,
             model=model,
             concurrency=concurrency,
+            stopped=stopped,
         )
         try:
             await queue.client.hset(queue.keys.workers, name, value)
@@ -121,7 +122,7 @@ async def run_worker(
         heart.cancel()
         with suppress(asyncio.CancelledError):
             await heart
-        await beat()
+        await beat(stopped=True)
         await queue.close()
     logger.info("worker %s stopped: %d job(s) done", name, runner.counters.done)
 

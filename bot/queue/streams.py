@@ -101,10 +101,14 @@ def entries(reply: Any) -> list[tuple[bytes, dict[bytes, bytes] | None]]:
 # --- heartbeats ---------------------------------------------------------------------------------
 
 
-def heartbeat(*, done: int, redelivered: int, model: str, concurrency: int) -> bytes:
+def heartbeat(
+    *, done: int, redelivered: int, model: str, concurrency: int, stopped: bool = False
+) -> bytes:
+    """A worker's heartbeat; its last one, on a graceful stop, says ``stopped``."""
     return json.dumps(
         {
             "seen": time.time(),
+            "stopped": stopped,
             "done": done,
             "redelivered": redelivered,
             "model": model,
@@ -124,7 +128,7 @@ def worker_statuses(raw: dict[bytes, bytes], alive_within_s: float) -> list[Work
             statuses.append(
                 WorkerStatus(
                     name=name.decode(errors="replace"),
-                    alive=seen <= alive_within_s,
+                    alive=seen <= alive_within_s and not beat.get("stopped", False),
                     last_seen_s=max(0.0, seen),
                     done=int(beat["done"]),
                     redelivered=int(beat["redelivered"]),

@@ -18,7 +18,7 @@ import pytest
 
 from bot.app import StickerBot
 from bot.queue.streams import WORKERS_GROUP
-from tests.bot.botkit import USER, photo, texted, to
+from tests.bot.botkit import ADMIN, USER, photo, reply, texted, to
 from tests.bot.conftest import StartBot
 from tests.bot.emulator import BotApiEmulator
 from tests.redis_server import RedisServer
@@ -143,6 +143,13 @@ async def test_200_photos_from_50_users_through_a_worker_kill_and_a_redis_restar
         await until(lambda: len(done_edits(emulator)) >= 200, FINISH_S, "all answered")
         await bot.worker.wait_idle()
         taken_over = await redelivered(bot)
+        # /metrics and /stats show the workers: w0 (killed) fell silent.
+        metrics = await bot.metrics_text()
+        assert "stickerbot_workers_alive 2\n" in metrics
+        assert 'stickerbot_worker_jobs_total{worker="w1"}' in metrics
+        emulator.send_text(ADMIN, "/stats")
+        stats = await reply(emulator, ADMIN, "Workers 2 alive of 3 seen")
+        assert "w0: gone" in stats.params["text"]
         for worker in workers[1:]:
             worker.terminate()
             assert await worker.wait() == 0  # SIGTERM: a clean stop
