@@ -36,6 +36,9 @@ logger = logging.getLogger(__name__)
 PREFETCH = 1
 # Leases are renewed this many times per lease period (a missed beat or two is no loss).
 BEATS_PER_LEASE = 3
+# A job held longer than this many leases is no longer renewed: a model that hangs in a live
+# worker lets the job go to another worker, as a dead one does.
+MAX_HOLD_LEASES = 20
 # Telegram shows a chat action for 5 s (or until the next message): renew it while working.
 CHAT_ACTION_REFRESH_S = 4.5
 
@@ -84,6 +87,7 @@ class Runner:
         self._ready: asyncio.Queue[tuple[Claim, bytes]] = asyncio.Queue(maxsize=PREFETCH)
         # Claims in hand (fetching, ready, computing): their leases are renewed.
         self._held: dict[int, Claim] = {}
+        self._held_since: dict[int, float] = {}
         self._busy: set[asyncio.Task[None] | None] = set()
         self._claiming = False
         self._stopping = False
@@ -138,6 +142,7 @@ class Runner:
         if unstarted:
             logger.info("%s: released %d job(s) not started", self.name, len(unstarted))
         self._held.clear()
+        self._held_since.clear()
 
     # --- stages -------------------------------------------------------------------------------
 
@@ -152,6 +157,7 @@ class Runner:
                 continue
             job = claim.job
             self._held[job.id] = claim
+            self._held_since[job.id] = time.monotonic()
             if self.stopping:
                 return  # stop() releases it
             if claim.attempt > 1:
@@ -237,6 +243,7 @@ class Runner:
         else:
             await self._queue.fail(job_id, error or ErrorKind.INTERNAL, detail)
         self._held.pop(job_id, None)
+        self._held_since.pop(job_id, None)
         self.counters.computing.discard(job_id)
 
     @staticmethod
@@ -249,7 +256,16 @@ class Runner:
         """Renew the lease of every job in hand, ``BEATS_PER_LEASE`` times per lease."""
         while True:
             await asyncio.sleep(self._lease_s / BEATS_PER_LEASE)
-            for job_id in list(self._held):
+            limit = self._lease_s * MAX_HOLD_LEASES
+            for job_id, since in list(self._held_since.items()):
+                if time.monotonic() - since > limit:
+                    logger.warning(
+                        "%s: job %d held over %.0f s (a hung model?): letting its lease run out",
+                        self.name,
+                        job_id,
+                        limit,
+                    )
+                    continue
                 with contextlib.suppress(Exception):
                     if not await self._queue.renew(job_id, self.name, self._lease_s):
                         logger.warning("%s: lost the lease of job %d", self.name, job_id)

@@ -246,6 +246,7 @@ class RedisDispatch:
         while True:
             try:
                 await self._ack(ids, job_id)
+                self._work.set()  # room in Redis for the next job
                 return
             except UNAVAILABLE as exc:
                 await pause(f"acknowledging the result of job {job_id}", exc)
