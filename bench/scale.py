@@ -92,7 +92,8 @@ class Side:
 
     async def submit(self) -> int:
         self._count += 1
-        admission = await self.journal.accept(
+        admission = await self.journal.call(
+            self.journal.jobs.accept,
             chat_id=self._count,
             user_id=self._count,
             message_id=self._count,

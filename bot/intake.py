@@ -34,7 +34,8 @@ class Intake:
         crf: bool,
     ) -> Admission:
         """Record the job (before anything is said to the user), or refuse it."""
-        admission = await self._journal.accept(
+        admission = await self._journal.call(
+            self._journal.jobs.accept,
             chat_id=chat_id,
             user_id=user_id,
             message_id=message_id,

@@ -264,10 +264,13 @@ class JobStore:
             "lease_until = NULL",
         )
 
-    def expire_leases(self) -> int:
-        """Every running lease runs out now (the one process that held them restarted)."""
+    def expire_leases(self, job_id: int | None = None) -> int:
+        """Every running lease (or job ``job_id``'s) runs out now: the process that held it
+        restarted. Returns how many jobs it freed."""
+        where = "state = 'running'" + ("" if job_id is None else " AND id = ?")
+        args = () if job_id is None else (job_id,)
         with self._db as db:
-            return db.execute("UPDATE jobs SET lease_until = 0 WHERE state = 'running'").rowcount
+            return db.execute(f"UPDATE jobs SET lease_until = 0 WHERE {where}", args).rowcount
 
     def next_expiry(self) -> float | None:
         """When the earliest running lease runs out (epoch s), if any does."""

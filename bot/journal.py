@@ -4,7 +4,7 @@ Every store (jobs and their answers, chat settings, sticker packs) is a plain sy
 class that declares its own tables; :class:`Journal` opens the one
 :class:`~bot.database.Database` they share and runs their methods on its thread. The common
 calls have a method here; any other store method is one ``await journal.call(store.method,
-...)`` away.
+...)`` away (typed: ``call`` keeps the method's signature), e.g. ``journal.jobs.accept``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import ParamSpec, TypeVar
 from bot import chats, jobs
 from bot.chats import ChatSettings, ChatStore
 from bot.database import Database
-from bot.jobs import Admission, Counts, Job, JobState, JobStore
+from bot.jobs import Counts, Job, JobState, JobStore
 from bot.packs import store as pack_store
 
 T = TypeVar("T")
@@ -51,31 +51,6 @@ class Journal:
         return await self.database.call(fn, *args, **kwargs)
 
     # --- jobs ---------------------------------------------------------------------------------
-
-    async def accept(
-        self,
-        *,
-        chat_id: int,
-        user_id: int,
-        message_id: int,
-        file_id: str,
-        target: str,
-        crf: bool,
-        queue_max: int,
-        user_max: int,
-    ) -> Admission:
-        """Record a new queued job, unless the queue or the user's share of it is full."""
-        return await self.call(
-            self.jobs.accept,
-            chat_id=chat_id,
-            user_id=user_id,
-            message_id=message_id,
-            file_id=file_id,
-            target=target,
-            crf=crf,
-            queue_max=queue_max,
-            user_max=user_max,
-        )
 
     async def get(self, job_id: int) -> Job | None:
         return await self.call(self.jobs.get, job_id)

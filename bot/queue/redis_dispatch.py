@@ -196,8 +196,8 @@ class RedisDispatch:
         for job in mine:
             if job.id in held:
                 await self._journal.call(jobs.renew, job.id, OWNER, self._dispatch_lease_s)
-            elif at_start:
-                await self._journal.call(jobs.renew, job.id, OWNER, -1.0)
+            elif at_start:  # whoever held it (the embedded queue too) is gone
+                await self._journal.call(jobs.expire_leases, job.id)
         return len(mine)
 
     # --- results ------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ PNG and the WEBP travel as raw bytes beside it (no base64). Anything that does n
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import fields
 from typing import Any
 
 from bot.jobs import Job, JobState
@@ -23,41 +24,42 @@ class MalformedEntry(ValueError):
     """A stream entry that is not a job (or a result) this version can read."""
 
 
+# Job fields that stay in the bot (the worker neither needs nor returns them).
+_BOT_ONLY = {"state", "status_message_id"}
+# How each travelling field is checked on the way in; a field added to Job later travels as
+# its JSON value (so a new per-job option reaches the worker without a change here).
+_CHECKED: dict[str, Callable[[Any], Any]] = {
+    "id": int,
+    "chat_id": int,
+    "user_id": int,
+    "message_id": int,
+    "file_id": str,
+    "target": str,
+    "crf": bool,
+    "attempts": int,
+    "created_at": float,
+}
+
+
 def encode_job(job: Job, photo: bytes) -> dict[bytes, bytes]:
-    meta = {
-        "id": job.id,
-        "chat_id": job.chat_id,
-        "user_id": job.user_id,
-        "message_id": job.message_id,
-        "file_id": job.file_id,
-        "target": job.target,
-        "crf": job.crf,
-        "attempts": job.attempts,
-        "created_at": job.created_at,
-    }
+    meta = {f.name: getattr(job, f.name) for f in fields(Job) if f.name not in _BOT_ONLY}
     return {b"v": WIRE_VERSION, b"job": json.dumps(meta).encode(), b"photo": photo}
 
 
-def decode_job(fields: Fields | None) -> tuple[Job, bytes]:
-    meta = _meta(fields, b"job")
-    assert fields is not None
-    photo = fields.get(b"photo")
+def decode_job(entry: Fields | None) -> tuple[Job, bytes]:
+    meta = _meta(entry, b"job")
+    assert entry is not None
+    photo = entry.get(b"photo")
     if not isinstance(photo, bytes):
         raise MalformedEntry("a job entry without its photo")
+    values: dict[str, Any] = {"state": JobState.RUNNING, "status_message_id": None}
     try:
-        job = Job(
-            id=int(meta["id"]),
-            chat_id=int(meta["chat_id"]),
-            user_id=int(meta["user_id"]),
-            message_id=int(meta["message_id"]),
-            file_id=str(meta["file_id"]),
-            target=str(meta["target"]),
-            crf=bool(meta["crf"]),
-            state=JobState.RUNNING,
-            attempts=int(meta["attempts"]),
-            status_message_id=None,
-            created_at=float(meta["created_at"]),
-        )
+        for f in fields(Job):
+            if f.name not in _BOT_ONLY:
+                value = meta[f.name]
+                check = _CHECKED.get(f.name)
+                values[f.name] = check(value) if check is not None else value
+        job = Job(**values)
     except (KeyError, TypeError, ValueError) as exc:
         raise MalformedEntry(f"a job entry with bad fields: {exc!r}") from None
     return job, photo
@@ -74,22 +76,22 @@ def encode_result(job_id: int, result: JobResult, *, worker: str) -> dict[bytes,
         "detail": result.detail,
         "worker": worker,
     }
-    fields = {b"v": WIRE_VERSION, b"result": json.dumps(meta).encode()}
+    entry = {b"v": WIRE_VERSION, b"result": json.dumps(meta).encode()}
     if result.png is not None:
-        fields[b"png"] = result.png
+        entry[b"png"] = result.png
     if result.webp is not None:
-        fields[b"webp"] = result.webp
-    return fields
+        entry[b"webp"] = result.webp
+    return entry
 
 
-def decode_result(fields: Fields | None) -> tuple[int, JobResult]:
-    meta = _meta(fields, b"result")
-    assert fields is not None
+def decode_result(entry: Fields | None) -> tuple[int, JobResult]:
+    meta = _meta(entry, b"result")
+    assert entry is not None
     try:
         error = None if meta["error"] is None else ErrorKind(meta["error"])
         result = JobResult(
-            png=fields.get(b"png"),
-            webp=fields.get(b"webp"),
+            png=entry.get(b"png"),
+            webp=entry.get(b"webp"),
             target=str(meta["target"]),
             crf=bool(meta["crf"]),
             detected={str(k): float(v) for k, v in dict(meta["detected"]).items()},
@@ -105,11 +107,11 @@ def decode_result(fields: Fields | None) -> tuple[int, JobResult]:
     return job_id, result
 
 
-def _meta(fields: Fields | None, key: bytes) -> dict[str, Any]:
-    if not fields or fields.get(b"v") != WIRE_VERSION:
-        raise MalformedEntry(f"an entry of another version (or none): {_keys(fields)}")
+def _meta(entry: Fields | None, key: bytes) -> dict[str, Any]:
+    if not entry or entry.get(b"v") != WIRE_VERSION:
+        raise MalformedEntry(f"an entry of another version (or none): {_keys(entry)}")
     try:
-        meta = json.loads(fields[key])
+        meta = json.loads(entry[key])
     except (KeyError, ValueError, UnicodeDecodeError):
         raise MalformedEntry(f"an entry without a readable {key.decode()!r}") from None
     if not isinstance(meta, dict):
@@ -117,5 +119,5 @@ def _meta(fields: Fields | None, key: bytes) -> dict[str, Any]:
     return meta
 
 
-def _keys(fields: Fields | None) -> list[str]:
-    return sorted(k.decode(errors="replace") for k in fields or {})
+def _keys(entry: Fields | None) -> list[str]:
+    return sorted(k.decode(errors="replace") for k in entry or {})

@@ -102,7 +102,8 @@ async def test_a_job_taken_up_too_often_is_reported_as_failed(
     update = emulator.send_photo(USER, photo())
     message = update["message"]
     journal = await Journal.open(data_dir / JOURNAL_FILE)
-    admission = await journal.accept(
+    admission = await journal.call(
+        journal.jobs.accept,
         chat_id=USER,
         user_id=USER,
         message_id=message["message_id"],

@@ -29,7 +29,8 @@ async def accept(
     queue_max: int = 10,
     user_max: int = 3,
 ) -> Admission:
-    return await journal.accept(
+    return await journal.call(
+        journal.jobs.accept,
         chat_id=user_id,
         user_id=user_id,
         message_id=message_id,

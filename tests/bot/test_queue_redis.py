@@ -7,13 +7,14 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import pytest
 
 from bot.jobs import Job, JobState
 from bot.queue.redis_jobs import RedisQueue
 from bot.queue.streams import WORKERS_GROUP
-from bot.queue.wire import decode_result
+from bot.queue.wire import decode_job, decode_result, encode_job
 from bot.results import ErrorKind, JobResult
 from tests.redis_server import RedisServer
 
@@ -141,3 +142,10 @@ async def test_claims_wait_out_a_redis_restart(redis_server: RedisServer) -> Non
     assert claim is not None
     assert claim.job.id == 1
     await queue.close()
+
+
+def test_a_job_crosses_the_wire_whole_but_for_the_bots_own_fields() -> None:
+    original = Job(9, -100, 7, 3, "file-9", "dog", False, JobState.QUEUED, 2, 77, 1.5)
+    decoded, photo = decode_job(encode_job(original, PHOTO))
+    assert photo == PHOTO
+    assert decoded == replace(original, state=JobState.RUNNING, status_message_id=None)
