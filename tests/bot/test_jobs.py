@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.chats import ChatSettings
+from bot.database import SCHEMA_VERSION
 from bot.jobs import Admission, Counts, JobState, Refusal
 from bot.journal import Journal
 
@@ -199,3 +201,39 @@ async def test_release_undoes_the_attempt_and_hold_stops_the_lease(journal: Jour
     assert again is not None
     assert again.attempts == 2
     assert await journal.counts() == Counts(queued=0, running=1)
+
+
+async def test_a_schema_2_journal_gains_the_lease_columns(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as old:
+        old.executescript(
+            "CREATE TABLE jobs (id INTEGER PRIMARY KEY AUTOINCREMENT, chat_id INTEGER NOT NULL, "
+            "user_id INTEGER NOT NULL, message_id INTEGER NOT NULL, file_id TEXT NOT NULL, "
+            "target TEXT NOT NULL, crf INTEGER NOT NULL, state TEXT NOT NULL, "
+            "attempts INTEGER NOT NULL DEFAULT 0, status_message_id INTEGER, outcome TEXT, "
+            "result_class TEXT, created_at REAL NOT NULL, updated_at REAL NOT NULL, "
+            "UNIQUE (chat_id, message_id, target, crf));"
+            "INSERT INTO jobs (chat_id, user_id, message_id, file_id, target, crf, state, "
+            "attempts, created_at, updated_at) "
+            "VALUES (1, 1, 5, 'f', 'auto', 1, 'running', 1, 0, 0);"
+            "PRAGMA user_version = 2;"
+        )
+    old.close()
+    journal = await Journal.open(path)
+    try:
+        # Interrupted before the upgrade: its lease (none yet) lets it be claimed again.
+        assert await journal.call(journal.jobs.expire_leases) == 1
+        job = await journal.claim("w", 30)
+        assert job is not None
+        assert (job.id, job.attempts) == (1, 2)
+    finally:
+        await journal.close()
+
+
+async def test_a_newer_journal_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "new.sqlite3"
+    with sqlite3.connect(path) as new:
+        new.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    new.close()
+    with pytest.raises(RuntimeError, match="newer version"):
+        await Journal.open(path)
