@@ -165,6 +165,7 @@ class StickerBot:
             in_progress=counts.running,
             ready=self.ready,
             workers=await self.worker.queue.workers(),
+            in_flight=await self.worker.queue.in_flight(),
         )
 
     def _web_server(self) -> WebServer | None:

@@ -23,6 +23,7 @@ def render(
     in_progress: int,
     ready: bool,
     workers: Sequence[WorkerStatus] = (),
+    in_flight: int | None = None,
 ) -> str:
     lines = _family("up", "gauge", "1 when the model and the worker are ready.")
     lines.append(f"{PREFIX}_up {int(ready)}")
@@ -51,6 +52,9 @@ def render(
         ]
         lines.append(f'{PREFIX}_stage_seconds_sum{{stage="{stage}"}} {histogram.total:.6f}')
         lines.append(f'{PREFIX}_stage_seconds_count{{stage="{stage}"}} {histogram.count}')
+    if in_flight is not None:
+        lines += _family("queue_in_flight", "gauge", "Jobs in Redis (QUEUE_URL): job or result.")
+        lines.append(f"{PREFIX}_queue_in_flight {in_flight}")
     lines += _workers(workers)
     return "\n".join(lines) + "\n"
 

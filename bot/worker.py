@@ -54,6 +54,9 @@ class BotQueue(ResultSource, Protocol):
     async def workers(self) -> list[WorkerStatus]:
         """The workers computing for this queue, as their heartbeats tell."""
 
+    async def in_flight(self) -> int | None:
+        """Jobs handed to a remote queue and not yet answered (None: no remote queue)."""
+
 
 class Worker:
     def __init__(

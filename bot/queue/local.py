@@ -51,6 +51,9 @@ class LocalQueue:
         """None beside the bot's own runner (its model is in /stats already)."""
         return []
 
+    async def in_flight(self) -> int | None:
+        return None
+
     def pending(self) -> int:
         """Results handed over and not yet taken by a deliverer."""
         return self._results.qsize()

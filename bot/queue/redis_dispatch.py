@@ -129,9 +129,12 @@ class RedisDispatch:
             return []
         return worker_statuses(raw, alive_within_s=self._lease_s)
 
-    async def in_redis(self) -> int:
-        """Jobs in Redis now (dispatched, not finished by a worker)."""
-        return int(await self.client.hlen(self.keys.inflight))
+    async def in_flight(self) -> int | None:
+        """Jobs in Redis now (as job or as result); None while Redis is unreachable."""
+        try:
+            return int(await self.client.hlen(self.keys.inflight))
+        except UNAVAILABLE:
+            return None
 
     # --- dispatching --------------------------------------------------------------------------
 

@@ -146,6 +146,7 @@ async def test_200_photos_from_50_users_through_a_worker_kill_and_a_redis_restar
         # /metrics and /stats show the workers: w0 (killed) fell silent.
         metrics = await bot.metrics_text()
         assert "stickerbot_workers_alive 2\n" in metrics
+        assert "stickerbot_queue_in_flight 0\n" in metrics
         assert 'stickerbot_worker_jobs_total{worker="w1"}' in metrics
         emulator.send_text(ADMIN, "/stats")
         stats = await reply(emulator, ADMIN, "Workers 2 alive of 3 seen")
