@@ -72,12 +72,18 @@ def build_application(settings: Settings) -> App:
 
 
 def default_segmenter_factory(settings: Settings) -> SegmenterFactory:
-    from segmentation.segmenter import load_segmenter
+    """Open ``MODEL`` where the engine runs the model, during start-up (after the token is
+    accepted, before the worker takes jobs): a registry model is downloaded and verified
+    first (progress in the log), ``auto`` picks the best installed one."""
+    from segmentation.models.progress import LineProgress
+    from segmentation.models.resolve import open_model
 
     return functools.partial(
-        load_segmenter,
+        open_model,
         settings.MODEL,
         weights=settings.WEIGHTS,
+        mirror=settings.STICKERBOT_MODEL_MIRROR,
+        progress=LineProgress(),
         num_threads=settings.MODEL_THREADS,
         precision=settings.MODEL_PRECISION,
     )

@@ -81,9 +81,14 @@ def add_worker_command(subparsers: Any) -> None:
     )
     parser.add_argument("--queue", required=True, metavar="URL", help="redis://host:6379/0")
     parser.add_argument(
-        "--model", default=defaults["MODEL"].default, help="'fcn8s' or a .tflite path"
+        "--model",
+        default=defaults["MODEL"].default,
+        help="'auto', a name from `stickerbot models`, or a model file path",
     )
     parser.add_argument("--weights", type=Path, default=None, help="FCN-8s weights file")
+    parser.add_argument(
+        "--mirror", default=None, metavar="URL", help="fetch models only from this mirror"
+    )
     parser.add_argument(
         "--precision", default=defaults["MODEL_PRECISION"].default, help="FCN-8s precision"
     )
@@ -116,23 +121,35 @@ def add_worker_command(subparsers: Any) -> None:
 def run_worker_command(args: argparse.Namespace) -> int:
     import asyncio
     import functools
+    from urllib.parse import urlsplit
 
     from bot.logs import setup_logging
     from bot.remote import default_name, serve
     from segmentation.errors import ModelUnavailable
+    from segmentation.models.progress import LineProgress
+    from segmentation.models.resolve import resolve_model
     from segmentation.segmenter import load_segmenter
 
     if args.concurrency < 1:
         print("stickerbot worker: --concurrency must be at least 1", file=sys.stderr)
         return EXIT_CONFIG
-    from urllib.parse import urlsplit
-
     password = urlsplit(args.queue).password
     setup_logging(args.log_level.upper(), secrets=[password] if password else [])
+    model, weights = "fcn8s", args.weights
+    try:
+        if weights is None:
+            # Resolved (downloaded on first use) once here, not by each of the N models.
+            resolved = resolve_model(
+                args.model, mirror=args.mirror, progress=LineProgress(), precision=args.precision
+            )
+            model, weights = resolved.load_arguments()
+    except ModelUnavailable as exc:
+        print(f"stickerbot worker: --model: {exc}", file=sys.stderr)
+        return EXIT_STARTUP
     factory = functools.partial(
         load_segmenter,
-        args.model,
-        weights=args.weights,
+        model,
+        weights=weights,
         num_threads=args.model_threads,
         precision=args.precision,
     )

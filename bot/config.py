@@ -50,8 +50,15 @@ class Settings(BaseSettings):
         description="Comma-separated Telegram user ids allowed to use /stats.",
     )
     MODEL: str = Field(
-        default="fcn8s",
-        description="'fcn8s' (Keras FCN-8s with imported weights) or a path to a .tflite model.",
+        default="auto",
+        description="'auto' (the most accurate installed model, else DeepLabV3 MobileNetV2, "
+        "downloaded at start-up), a name from `stickerbot models`, or a model file path "
+        "(.tflite, .pb frozen graph, FCN-8s .weights.h5).",
+    )
+    STICKERBOT_MODEL_MIRROR: str | None = Field(
+        default=None,
+        description="Base URL or folder that holds the model files; when set, models are "
+        "fetched only from it (servers without internet). Unset = the models' own URLs.",
     )
     WEIGHTS: Path | None = Field(
         default=None, description="FCN-8s weights file; unset = the default cache location."
@@ -160,8 +167,16 @@ class Settings(BaseSettings):
     @field_validator("MODEL")
     @classmethod
     def _model_kind(cls, value: str) -> str:
-        if value != "fcn8s" and not value.endswith(".tflite"):
-            raise ValueError(f"expected 'fcn8s' or a path to a .tflite file, got {value!r}")
+        from segmentation.models.registry import REGISTRY, lookup
+        from segmentation.models.resolve import AUTO, MODEL_SUFFIXES
+
+        value = value.strip()
+        if value != AUTO and lookup(value) is None and not value.endswith(MODEL_SUFFIXES):
+            names = ", ".join(entry.name for entry in REGISTRY)
+            raise ValueError(
+                f"expected {AUTO!r}, a registry model ({names}) or a path to a "
+                f"{'/'.join(MODEL_SUFFIXES)} file, got {value!r}"
+            )
         return value
 
     @field_validator("MODEL_PRECISION")

@@ -97,6 +97,10 @@ def build_parser(extra_commands: Sequence[CommandAdder] = ()) -> argparse.Argume
     _add_classes(commands)
     _add_weights(commands)
     _add_export(commands)
+    from segmentation.cli_models import add_evaluate_command, add_models_command
+
+    add_models_command(commands)
+    add_evaluate_command(commands)
     for add in extra_commands:
         add(commands)
     return parser
@@ -114,8 +118,9 @@ def _add_make(commands: Any) -> None:
     make = commands.add_parser(
         "make",
         help="make a sticker from a photo",
-        description="Make a sticker-ready 512x512 PNG from a photo. Exit codes: 0 ok, 2 usage, "
-        "3 no object of the target class, 4 invalid or too large image, 5 model unavailable.",
+        description="Make a sticker-ready 512x512 PNG from a photo. The default model is "
+        "fetched on first use (2 MB). Exit codes: 0 ok, 2 usage, 3 no object of the target "
+        "class, 4 invalid or too large image, 5 model unavailable (e.g. offline).",
     )
     make.add_argument(
         "input",
@@ -134,14 +139,10 @@ def _add_make(commands: Any) -> None:
     make.add_argument(
         "--no-crf", dest="crf", action="store_false", help="skip dense-CRF refinement"
     )
-    make.add_argument(
-        "--model",
-        default="fcn8s",
-        metavar="fcn8s|PATH.tflite",
-        help="FCN-8s with imported weights (default) or any PASCAL VOC 21-class TFLite model",
-    )
-    make.add_argument("--weights", type=Path, help="FCN-8s .weights.h5 (default: in the cache)")
-    make.add_argument("--cache-dir", type=Path, help="weights cache (default ~/.cache/stickerbot)")
+    from segmentation.cli_models import add_model_arguments
+
+    add_model_arguments(make)
+    make.add_argument("--weights", type=Path, help="FCN-8s .weights.h5 (implies FCN-8s)")
     _add_precision(
         make,
         "FCN-8s precision: fp32 (Keras, default, most accurate) or a TFLite "
@@ -220,10 +221,10 @@ def _run_make(args: argparse.Namespace) -> int:
         print(f"stickerbot make: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
+    from segmentation.cli_models import open_segmenter
     from segmentation.limits import DEFAULT_INFERENCE_SIDE
     from segmentation.options import StickerOptions
     from segmentation.pipeline import make_sticker
-    from segmentation.segmenter import load_segmenter
 
     options = StickerOptions(
         target=target,
@@ -231,10 +232,8 @@ def _run_make(args: argparse.Namespace) -> int:
         inference_side=args.inference_side or DEFAULT_INFERENCE_SIDE,
         webp=args.webp_out is not None,
     )
+    segmenter = open_segmenter(args, weights=args.weights, precision=args.precision)
     with quiet_native_stderr(enabled=args.verbose == 0):
-        segmenter = load_segmenter(
-            args.model, weights=args.weights, cache_dir=args.cache_dir, precision=args.precision
-        )
         sticker = make_sticker(data, segmenter, options)
 
     output: Path = args.output or stem.with_name(stem.name + ".sticker.png")

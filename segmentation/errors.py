@@ -46,3 +46,7 @@ class NoObjectFound(StickerError):
 
 class ModelUnavailable(StickerError):
     """The model or its weights cannot be loaded; the message says how to get them."""
+
+
+class DatasetError(StickerError):
+    """A dataset folder is empty or malformed; the message names the path and the problem."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import tarfile
 import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -31,19 +32,30 @@ import tensorflow as tf
 from segmentation.classes import NUM_CLASSES
 from segmentation.errors import ModelUnavailable
 from segmentation.fcn8s import SEED_CONFIG, Fcn8sConfig, build_fcn8s, conv_specs
+from segmentation.models.download import ChecksumMismatch, fetch
+from segmentation.models.progress import Progress
+from segmentation.models.registry import FCN8S_ARCHIVE_URL
+from segmentation.models.store import (
+    FCN8S_WEIGHTS_FILENAME,
+    Emit,
+    cache_root,
+    recorded_hash,
+    trust_on_first_use,
+)
+from segmentation.models.store import (
+    default_cache_dir as default_cache_dir,
+)
 
 logger = logging.getLogger(__name__)
 
-FCN8S_CHECKPOINT_URL: Final = "https://www.dropbox.com/s/7r6lnilgt78ljia/fcn_8s.tar.gz?dl=1"
-# File name of the archive in the cache (the URL's own name, without Dropbox's query string);
-# keras.utils.get_file extracts it into "<stem>_extracted" beside it.
+FCN8S_CHECKPOINT_URL: Final = FCN8S_ARCHIVE_URL
+# File name of the archive in the cache (the URL's own name, without Dropbox's query string),
+# extracted into EXTRACTED_DIR beside it.
 ARCHIVE_NAME: Final = "fcn_8s.tar.gz"
 EXTRACTED_DIR: Final = "fcn_8s_extracted"
 CHECKPOINT_NAME: Final = "model_fcn8s_final.ckpt"
-# Keras 3 saves and loads weights-only files only under a ".weights.h5" name.
-WEIGHTS_FILENAME: Final = "fcn8s_voc2012.weights.h5"
+WEIGHTS_FILENAME: Final = FCN8S_WEIGHTS_FILENAME
 DOWNLOADS_SUBDIR: Final = "downloads"
-CACHE_APP_DIR: Final = "stickerbot"
 # The seed built its graph under tf.variable_scope("fcn_8s"); a re-saved checkpoint may lack it.
 SCOPE: Final = "fcn_8s"
 
@@ -95,19 +107,8 @@ CHECKPOINT_SPEC: Final[Mapping[str, tuple[int, ...]]] = MappingProxyType(checkpo
 # --- paths ----------------------------------------------------------------------------------
 
 
-def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
-    """``$XDG_CACHE_HOME/stickerbot`` if that is set to an absolute path, else ``~/.cache/...``.
-
-    The only place the default is computed; every ``cache_dir=None`` argument resolves here.
-    """
-    env = os.environ if environ is None else environ
-    xdg = env.get("XDG_CACHE_HOME", "")
-    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
-    return base / CACHE_APP_DIR
-
-
 def _cache(cache_dir: Path | None) -> Path:
-    return default_cache_dir() if cache_dir is None else Path(cache_dir).expanduser()
+    return cache_root(cache_dir)
 
 
 def weights_path(cache_dir: Path | None = None) -> Path:
@@ -255,48 +256,79 @@ def _find_checkpoint(root: Path) -> Path | None:
     return None
 
 
-def download_checkpoint(cache_dir: Path | None = None, *, url: str = FCN8S_CHECKPOINT_URL) -> Path:
+def download_checkpoint(
+    cache_dir: Path | None = None,
+    *,
+    url: str = FCN8S_CHECKPOINT_URL,
+    mirror: str | None = None,
+    progress: Progress | None = None,
+    emit: Emit | None = None,
+) -> Path:
     """Download and extract the seed's checkpoint into ``<cache>/downloads``; return its prefix.
 
-    Uses ``keras.utils.get_file`` (progress bar, cache, safe extraction); an already extracted
-    checkpoint is reused without touching the network. Raises :class:`ModelUnavailable`
-    explaining how to fetch it by hand when the download or the archive fails.
+    The archive comes through :func:`segmentation.models.download.fetch` (progress, resume,
+    atomic install; ``mirror`` replaces ``url``). No hash is published for it: the first
+    download's sha256 is recorded (trust on first use, said through ``emit``) and a later
+    download must match it. An already extracted checkpoint is reused without touching the
+    network. Raises :class:`ModelUnavailable` explaining how to fetch it by hand when the
+    download or the archive fails.
     """
+    say = emit or (lambda line: logger.warning("%s", line))
     cache = _cache(cache_dir)
     downloads = cache / DOWNLOADS_SUBDIR
     cached = _find_checkpoint(downloads / EXTRACTED_DIR)
     if cached is not None:
         logger.info("using the checkpoint already in the cache: %s", cached)
         return cached
-    logger.info("downloading %s into %s", url, downloads)
+    archive = downloads / ARCHIVE_NAME
+    downloads.mkdir(parents=True, exist_ok=True)
+    pinned = recorded_hash(archive, cache)
+    if not archive.is_file():
+        logger.info("downloading %s into %s", url, downloads)
+        try:
+            fetched = fetch([url], archive, sha256=pinned, mirror=mirror, progress=progress)
+        except ChecksumMismatch:
+            raise
+        except ModelUnavailable as exc:
+            raise ModelUnavailable(
+                f"could not download the FCN-8s checkpoint: {exc}; {_manual_download(url, cache)}"
+            ) from exc
+        pinned = pinned or ""  # recorded below, once the archive proves to hold a checkpoint
+        digest = fetched.sha256
+    extracted = downloads / EXTRACTED_DIR
     try:
-        # get_file silently falls back to /tmp/.keras when the folder is not writable (yet).
-        downloads.mkdir(parents=True, exist_ok=True)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            extracted = keras.utils.get_file(
-                fname=ARCHIVE_NAME,
-                origin=url,
-                extract=True,
-                cache_dir=os.fspath(cache),
-                cache_subdir=DOWNLOADS_SUBDIR,
-            )
-    except Exception as exc:  # get_file raises a bare Exception on URL failures; OSError here
-        raise ModelUnavailable(
-            f"could not download the FCN-8s checkpoint: {exc}; {_manual_download(url, cache)}"
-        ) from exc
-    for warning in caught:
-        logger.warning("while extracting %s: %s", ARCHIVE_NAME, warning.message)
-    prefix = _find_checkpoint(Path(extracted))
-    if prefix is None:
+        with tarfile.open(archive) as tar:
+            tar.extractall(extracted, filter="data")
+    except (tarfile.TarError, OSError) as exc:
         # Most likely an error page saved as the archive: drop it so the next try downloads.
-        (downloads / ARCHIVE_NAME).unlink(missing_ok=True)
+        archive.unlink(missing_ok=True)
+        raise ModelUnavailable(
+            f"cannot extract {archive} downloaded from {url}: {exc}; {_manual_download(url, cache)}"
+        ) from exc
+    prefix = _find_checkpoint(extracted)
+    if prefix is None:
+        archive.unlink(missing_ok=True)
         raise ModelUnavailable(
             f"the archive downloaded from {url} contains no {CHECKPOINT_NAME}; "
             f"{_manual_download(url, cache)}"
         )
+    if pinned == "":
+        trust_on_first_use(archive, digest, cache, say, "fcn8s-voc checkpoint")
     logger.info("checkpoint extracted: %s", prefix)
     return prefix
+
+
+def install_fcn8s(
+    cache_dir: Path | None = None,
+    *,
+    url: str = FCN8S_CHECKPOINT_URL,
+    mirror: str | None = None,
+    progress: Progress | None = None,
+    emit: Emit | None = None,
+) -> Path:
+    """Download (or reuse) the seed's checkpoint and import it: :func:`weights_path`."""
+    prefix = download_checkpoint(cache_dir, url=url, mirror=mirror, progress=progress, emit=emit)
+    return import_checkpoint(prefix, weights_path(cache_dir))
 
 
 # --- loading --------------------------------------------------------------------------------

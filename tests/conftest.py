@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -14,6 +16,28 @@ SHARED_DIR = Path(__file__).resolve().parents[1].parent / "shared"
 DEEPLAB_MODEL = SHARED_DIR / "models" / "deeplabv3_mnv2_pascal_quant.tflite"
 DEEPLAB_SMALL_MODEL = SHARED_DIR / "models" / "deeplabv3_mnv2_dm05_pascal_quant.tflite"
 FIXTURES_DIR = SHARED_DIR / "fixtures"
+
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+class NoNetwork(socket.gaierror):
+    """A test asked for a host other than loopback (a model download, most likely)."""
+
+
+@pytest.fixture(autouse=True)
+def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test sends traffic off this machine: resolving any other host fails as it does
+    offline. A command that would fetch a model from the internet reports it cannot."""
+    resolve = socket.getaddrinfo
+
+    def guarded(host: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else host
+        if name is not None and str(name) not in LOOPBACK_HOSTS:
+            raise NoNetwork(socket.EAI_NONAME, f"tests are offline: no lookup of {name!r}")
+        return resolve(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", guarded)
 
 
 def _require(path: Path) -> Path:

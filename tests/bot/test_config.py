@@ -89,7 +89,7 @@ def test_defaults_and_derived_values() -> None:
     settings = load_settings(None, BOT_TOKEN=TOKEN, MAX_IMAGE_BYTES=1000)
     assert settings.MAX_IMAGE_BYTES == 1000
     assert frozenset() == settings.ADMIN_IDS
-    assert settings.MODEL == "fcn8s"
+    assert settings.MODEL == "auto"
     assert load_settings(None, BOT_TOKEN=TOKEN).MAX_IMAGE_BYTES == TELEGRAM_DOWNLOAD_LIMIT
     # Telegram lets bots download at most 20 MB: a larger limit could never be reached.
     assert "MAX_IMAGE_BYTES" in problem(
@@ -101,7 +101,7 @@ def test_defaults_and_derived_values() -> None:
     assert hooked.webhook_path == "/tg/hook"
 
 
-def test_model_must_be_fcn8s_or_tflite() -> None:
+def test_model_must_be_auto_a_registry_name_or_a_model_file() -> None:
     assert "MODEL" in problem(BOT_TOKEN=TOKEN, MODEL="resnet")
 
 

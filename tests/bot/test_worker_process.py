@@ -32,7 +32,7 @@ def test_the_worker_command_line() -> None:
     assert (args.queue, args.concurrency, args.model, args.thread) == (
         "redis://q:6379/0",
         2,
-        "fcn8s",
+        "auto",
         False,
     )
     with pytest.raises(SystemExit):

@@ -68,10 +68,18 @@ def test_missing_input_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFi
 def test_missing_fcn8s_weights_say_how_to_get_them(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = cli.main(["make", "skimage:chelsea", "--cache-dir", str(tmp_path)])
+    missing = tmp_path / "fcn8s.weights.h5"
+    code = cli.main(["make", "skimage:chelsea", "--weights", str(missing)])
     assert code == cli.EXIT_MODEL
     err = capsys.readouterr().err
+    assert f"no FCN-8s weights at {missing}" in err
     assert "stickerbot weights download" in err
+    # By name, FCN-8s is downloaded on first use: offline, the seed's URL and the manual route.
+    code = cli.main(["make", "skimage:chelsea", "--model", "fcn8s", "--cache-dir", str(tmp_path)])
+    assert code == cli.EXIT_MODEL
+    err = capsys.readouterr().err
+    assert "could not download the FCN-8s checkpoint" in err
+    assert "stickerbot weights import" in err
 
 
 def test_make_at_a_precision_without_an_export_says_how_to_export(
