@@ -52,6 +52,8 @@ OWNER = "redis"
 DISPATCH_LEASES = 10
 # Seconds between reconciliations (journal leases renewed from {prefix}:inflight).
 RECONCILE_EVERY_S = 2.0
+# A worker is shown alive while its last heartbeat (3 a lease) is this many leases old at most.
+ALIVE_LEASES = 2
 # The bot's consumer name in the results group (one bot process per journal).
 CONSUMER = "bot"
 
@@ -127,7 +129,7 @@ class RedisDispatch:
             raw = await self.client.hgetall(self.keys.workers)
         except UNAVAILABLE:
             return []
-        return worker_statuses(raw, alive_within_s=self._lease_s)
+        return worker_statuses(raw, alive_within_s=self._lease_s * ALIVE_LEASES)
 
     async def in_flight(self) -> int | None:
         """Jobs in Redis now (as job or as result); None while Redis is unreachable."""

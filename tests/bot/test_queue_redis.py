@@ -8,13 +8,16 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from bot.jobs import Job, JobState
+from bot.journal import Journal
+from bot.queue.redis_dispatch import RedisDispatch
 from bot.queue.redis_jobs import RedisQueue
 from bot.queue.streams import WORKERS_GROUP
-from bot.queue.wire import decode_job, decode_result, encode_job
+from bot.queue.wire import decode_job, decode_result, encode_job, encode_result
 from bot.results import ErrorKind, JobResult
 from tests.redis_server import RedisServer
 
@@ -149,3 +152,30 @@ def test_a_job_crosses_the_wire_whole_but_for_the_bots_own_fields() -> None:
     decoded, photo = decode_job(encode_job(original, PHOTO))
     assert photo == PHOTO
     assert decoded == replace(original, state=JobState.RUNNING, status_message_id=None)
+
+
+async def test_the_bot_skips_a_malformed_result_and_acknowledges_it(
+    redis_server: RedisServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    journal = await Journal.open(tmp_path / "journal.sqlite3")
+    dispatch = RedisDispatch(
+        redis_server.url, journal, no_fetch, in_flight=4, lease_s=LEASE_S, max_attempts=3
+    )
+    await dispatch.start()
+    try:
+        results = dispatch.keys.results
+        await dispatch.client.xadd(results, {b"v": b"1", b"result": b"{broken"})
+        await dispatch.client.xadd(results, encode_result(5, JobResult(png=b"p"), worker="w"))
+        with caplog.at_level(logging.ERROR, logger="bot.queue.redis_dispatch"):
+            finished = await dispatch.next_result()
+        assert finished.job_id == 5
+        assert "malformed result entry" in caplog.text
+        await dispatch.delivered(5)
+        assert await dispatch.client.xlen(results) == 0  # both acknowledged and deleted
+    finally:
+        await dispatch.stop()
+        await journal.close()
+
+
+async def no_fetch(job: Job) -> bytes:
+    raise AssertionError("nothing is dispatched in this test")
