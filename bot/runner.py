@@ -36,6 +36,8 @@ logger = logging.getLogger(__name__)
 PREFETCH = 1
 # Leases are renewed this many times per lease period (a missed beat or two is no loss).
 BEATS_PER_LEASE = 3
+# Longest a stop waits for a claim in flight to come back (the queues wait at most ~1 s).
+CLAIM_RETURN_S = 3.0
 # A job held longer than this many leases is no longer renewed: a model that hangs in a live
 # worker lets the job go to another worker, as a dead one does.
 MAX_HOLD_LEASES = 20
@@ -122,8 +124,9 @@ class Runner:
         deadline = loop.time() + grace_s
         # A claim in flight is not cut off (its job would stay leased): it returns within
         # the queue's short wait, and the feeder then stops on its own.
-        if not self._claiming:
-            self._feeder.cancel()
+        if self._claiming:
+            await asyncio.wait([self._feeder], timeout=CLAIM_RETURN_S)
+        self._feeder.cancel()
         for task in self._computers:
             if task not in self._busy:
                 task.cancel()
