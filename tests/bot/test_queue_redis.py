@@ -19,6 +19,7 @@ from bot.queue.redis_jobs import RedisQueue
 from bot.queue.streams import WORKERS_GROUP
 from bot.queue.wire import decode_job, decode_result, encode_job, encode_result
 from bot.results import ErrorKind, JobResult
+from bot.runner import Runner
 from tests.redis_server import RedisServer
 
 LEASE_S = 0.3
@@ -179,3 +180,27 @@ async def test_the_bot_skips_a_malformed_result_and_acknowledges_it(
 
 async def no_fetch(job: Job) -> bytes:
     raise AssertionError("nothing is dispatched in this test")
+
+
+async def test_a_runner_gives_up_on_a_job_handed_out_too_often(queue: RedisQueue) -> None:
+    computed: list[bytes] = []
+
+    async def compute(data: bytes, options: object) -> JobResult:
+        computed.append(data)
+        return JobResult(png=b"png", target="cat")
+
+    await queue.submit(job(1, attempts=3), PHOTO)  # the third dispatch: still allowed
+    await queue.submit(job(2, attempts=4), PHOTO)  # one too many
+    runner = Runner(queue, compute, name="r", lease_s=5, max_attempts=3, max_bytes=1 << 20)
+    runner.start()
+    try:
+        async with asyncio.timeout(10):
+            while await queue.client.xlen(queue.keys.results) < 2:  # noqa: ASYNC110 - Redis
+                await asyncio.sleep(0.02)
+    finally:
+        await runner.stop(1)
+    results = dict(decode_result(f) for _, f in await queue.client.xrange(queue.keys.results))
+    assert results[1].ok
+    assert results[2].error is ErrorKind.GAVE_UP
+    assert computed == [PHOTO]  # job 2 never reached the model
+    assert runner.counters.gave_up == 1
