@@ -40,6 +40,7 @@ class Deliverer:
         self._concurrency = concurrency
         self._loops: list[asyncio.Task[None]] = []
         self._busy: set[asyncio.Task[None] | None] = set()
+        self._stopping = False
         # Pulsed after every delivered job (wait_idle listens).
         self.changed = asyncio.Condition()
 
@@ -54,6 +55,7 @@ class Deliverer:
 
     async def stop(self, grace_s: float) -> None:
         """Answers being sent finish for up to ``grace_s``; the rest stays in the journal."""
+        self._stopping = True
         for task in self._loops:
             if task not in self._busy:
                 task.cancel()
@@ -70,7 +72,7 @@ class Deliverer:
 
     async def _loop(self) -> None:
         me = asyncio.current_task()
-        while True:
+        while not self._stopping:
             finished = await self._results.next_result()
             self._busy.add(me)
             try:

@@ -85,6 +85,7 @@ class RedisDispatch:
         self._unacked: dict[int, list[bytes]] = {}
         # Read our own pending results first (read before a crash, never acknowledged).
         self._backlog = True
+        self._stopping = False
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -106,6 +107,7 @@ class RedisDispatch:
         return found
 
     async def stop(self) -> None:
+        self._stopping = True
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -141,7 +143,7 @@ class RedisDispatch:
     # --- dispatching --------------------------------------------------------------------------
 
     async def _dispatch_loop(self) -> None:
-        while True:
+        while not self._stopping:
             self._work.clear()
             try:
                 dispatched = await self._dispatch_one()
@@ -185,7 +187,7 @@ class RedisDispatch:
         await self.client.xadd(self.keys.results, encode_result(job_id, result, worker="bot"))
 
     async def _reconcile_loop(self) -> None:
-        while True:
+        while not self._stopping:
             await asyncio.sleep(RECONCILE_EVERY_S)
             try:
                 await self._reconcile()
@@ -209,6 +211,8 @@ class RedisDispatch:
 
     async def next_result(self) -> Finished:
         while True:
+            if self._stopping:
+                raise asyncio.CancelledError
             try:
                 found = await self._read_results()
             except UNAVAILABLE as exc:

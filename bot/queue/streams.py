@@ -85,6 +85,11 @@ def lost_group(error: RedisError) -> bool:
 
 
 async def pause(what: str, error: BaseException) -> None:
+    """Wait before trying again -- unless the task is being cancelled: redis-py may turn a
+    cancellation that lands mid-command into a connection error, which must not be retried."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
     logger.warning("redis unavailable while %s (%s); retrying", what, error)
     await asyncio.sleep(RECONNECT_DELAY_S)
 
