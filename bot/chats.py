@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.database import Table
+from bot.database import Store, Table
 from segmentation.classes import AUTO
 
 TABLES = (
@@ -30,20 +28,15 @@ class ChatSettings:
     crf: bool = True
 
 
-class ChatStore:
-    def __init__(self, connection: Callable[[], sqlite3.Connection]) -> None:
-        self._connection = connection
-
+class ChatStore(Store):
     def get(self, chat_id: int) -> ChatSettings:
-        row = (
-            self._connection()
-            .execute("SELECT target, crf FROM chat_settings WHERE chat_id = ?", (chat_id,))
-            .fetchone()
-        )
+        row = self._db.execute(
+            "SELECT target, crf FROM chat_settings WHERE chat_id = ?", (chat_id,)
+        ).fetchone()
         return ChatSettings() if row is None else ChatSettings(row["target"], bool(row["crf"]))
 
     def save(self, chat_id: int, settings: ChatSettings) -> None:
-        with self._connection() as db:
+        with self._db as db:
             db.execute(
                 "INSERT INTO chat_settings (chat_id, target, crf, updated_at) "
                 "VALUES (?, ?, ?, ?) ON CONFLICT (chat_id) DO UPDATE SET "

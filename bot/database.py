@@ -56,6 +56,17 @@ class Table:
         return match.group(1)
 
 
+class Store:
+    """Base of the synchronous stores: the connection, read on the database thread."""
+
+    def __init__(self, connection: Callable[[], sqlite3.Connection]) -> None:
+        self._connection = connection
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        return self._connection()
+
+
 def apply_schema(conn: sqlite3.Connection, tables: Iterable[Table]) -> None:
     """Create missing tables and add missing columns (in one transaction)."""
     with conn:

@@ -22,11 +22,10 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bot.database import Table
+from bot.database import Store, Table
 
 # Finished jobs are kept this long: the "tap a class" buttons of a photo work until then.
 RETENTION_SECONDS = 7 * 24 * 3600
@@ -148,15 +147,8 @@ def _job(row: sqlite3.Row) -> Job:
     )
 
 
-class JobStore:
+class JobStore(Store):
     """Jobs and the parts of their answers; every method runs on the database thread."""
-
-    def __init__(self, connection: Callable[[], sqlite3.Connection]) -> None:
-        self._connection = connection
-
-    @property
-    def _db(self) -> sqlite3.Connection:
-        return self._connection()
 
     # --- admission ----------------------------------------------------------------------------
 

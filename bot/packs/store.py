@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.database import Table
+from bot.database import Store, Table
 from bot.packs.names import pack_link
 
 # Telegram: static sticker sets hold up to 120 stickers.
@@ -84,15 +83,8 @@ def _pack(row: sqlite3.Row) -> Pack:
     return Pack(row["user_id"], row["number"], row["name"], row["title"], row["count"])
 
 
-class PackStore:
+class PackStore(Store):
     """Every method runs on the database thread."""
-
-    def __init__(self, connection: Callable[[], sqlite3.Connection]) -> None:
-        self._connection = connection
-
-    @property
-    def _db(self) -> sqlite3.Connection:
-        return self._connection()
 
     def packs(self, user_id: int) -> list[Pack]:
         """The user's packs that still exist, oldest first (the one being filled is last)."""
