@@ -18,7 +18,7 @@ from pathlib import Path
 from telegram import BotCommand, Update
 from telegram.ext import AIORateLimiter, Application
 
-from bot import handlers, metrics, texts
+from bot import handlers, i18n, metrics, texts
 from bot.config import Settings
 from bot.deliverer import Deliverer
 from bot.delivery import Delivery
@@ -210,9 +210,7 @@ class StickerBot:
         if self.engine is not None:
             self._started.append("engine")  # a half-started model process is closed too
             await self.engine.load()
-        await application.bot.set_my_commands(
-            [BotCommand(name, description) for name, description in texts.COMMANDS]
-        )
+        await self._set_commands()
         await self.worker.start()
         self._started.append("worker")
         if self.web is not None:
@@ -232,6 +230,18 @@ class StickerBot:
             assert application.updater is not None
             await application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
             logger.info("long polling %s", settings.TELEGRAM_API_URL)
+
+    async def _set_commands(self) -> None:
+        """The command menu, once per language (Telegram shows each user theirs); the
+        source language's is also the default, for users of any other language."""
+        bot = self.application.bot
+        for language in i18n.languages():
+            with i18n.use(language):
+                menu = [BotCommand(name, description) for name, description in texts.commands()]
+            if language == i18n.SOURCE_LANGUAGE:
+                await bot.set_my_commands(menu)
+            # Telegram takes two-letter ISO 639-1 codes here ("pt" for a pt_BR catalog).
+            await bot.set_my_commands(menu, language_code=language.split("_", 1)[0])
 
     async def stop(self) -> None:
         """Stop in reverse order; safe after a partial start, and twice. A step that fails is

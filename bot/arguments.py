@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from segmentation.classes import parse_class
 from segmentation.errors import UnknownClass
@@ -13,17 +13,18 @@ _OFF = frozenset({"off", "no", "false", "0", "disable", "disabled"})
 MAX_CLASS_ARGUMENT = 64
 
 
-def parse_class_argument(args: Sequence[str]) -> str | None:
-    """``/class NAME`` -> canonical class or ``auto``; None without an argument.
+def parse_class_argument(args: Sequence[str], words: Mapping[str, str] | None = None) -> str | None:
+    """``/class NAME`` -> canonical class or ``auto``; None without an argument. ``words``:
+    the class names of the user's language (``кошка`` -> ``cat``), normalised.
 
-    Raises :class:`UnknownClass` for anything else.
+    Raises :class:`UnknownClass` (with suggestions) for anything else.
     """
     text = " ".join(args).strip()
     if not text:
         return None
     if len(text) > MAX_CLASS_ARGUMENT:
         raise UnknownClass("class name too long")
-    return parse_class(text)
+    return parse_class(text, words=words)
 
 
 def parse_switch(args: Sequence[str]) -> bool | None:

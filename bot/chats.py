@@ -1,4 +1,5 @@
-"""Per-chat settings (the class to cut out, the CRF switch): a plain synchronous store."""
+"""Per-chat settings (the class to cut out, the CRF switch, the language): a plain
+synchronous store."""
 
 from __future__ import annotations
 
@@ -15,9 +16,12 @@ CREATE TABLE IF NOT EXISTS chat_settings (
     chat_id INTEGER PRIMARY KEY,
     target TEXT NOT NULL,
     crf INTEGER NOT NULL,
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    language TEXT,                        -- chosen with /lang; NULL: Telegram's
+    telegram_language TEXT                -- the language_code last seen in the chat
 );
-"""
+""",
+        added=(("language", "TEXT"), ("telegram_language", "TEXT")),
     ),
 )
 
@@ -26,20 +30,37 @@ CREATE TABLE IF NOT EXISTS chat_settings (
 class ChatSettings:
     target: str = AUTO
     crf: bool = True
+    # The language chosen with /lang; None: the user's Telegram language (bot.i18n.resolve).
+    language: str | None = None
+    # The language_code Telegram last sent from this chat (what answers of queued jobs use).
+    telegram_language: str | None = None
 
 
 class ChatStore(Store):
     def get(self, chat_id: int) -> ChatSettings:
         row = self._db.execute(
-            "SELECT target, crf FROM chat_settings WHERE chat_id = ?", (chat_id,)
+            "SELECT target, crf, language, telegram_language FROM chat_settings WHERE chat_id = ?",
+            (chat_id,),
         ).fetchone()
-        return ChatSettings() if row is None else ChatSettings(row["target"], bool(row["crf"]))
+        if row is None:
+            return ChatSettings()
+        return ChatSettings(
+            row["target"], bool(row["crf"]), row["language"], row["telegram_language"]
+        )
 
     def save(self, chat_id: int, settings: ChatSettings) -> None:
         with self._db as db:
             db.execute(
-                "INSERT INTO chat_settings (chat_id, target, crf, updated_at) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT (chat_id) DO UPDATE SET "
-                "target = excluded.target, crf = excluded.crf, updated_at = excluded.updated_at",
-                (chat_id, settings.target, int(settings.crf), time.time()),
+                "INSERT INTO chat_settings (chat_id, target, crf, language, telegram_language, "
+                "updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (chat_id) DO UPDATE SET "
+                "target = excluded.target, crf = excluded.crf, language = excluded.language, "
+                "telegram_language = excluded.telegram_language, updated_at = excluded.updated_at",
+                (
+                    chat_id,
+                    settings.target,
+                    int(settings.crf),
+                    settings.language,
+                    settings.telegram_language,
+                    time.time(),
+                ),
             )

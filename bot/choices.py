@@ -1,5 +1,6 @@
 """The callback data of the "tap a class" buttons: ``pick:<job id>:<class index>``, and of
-the "Add to my pack" button under a sticker: ``pack:<job id>``.
+the "Add to my pack" button under a sticker: ``pack:<job id>``, and of the "Did you mean"
+buttons of ``/class``: ``class:<name>``.
 
 Telegram allows 1-64 bytes of callback data, far too little for a file_id: the button names
 the job (whose journal row holds the photo's file_id) and the class, by number.
@@ -10,7 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from segmentation.classes import BACKGROUND, VOC_CLASSES, class_index
+from segmentation.classes import BACKGROUND, VOC_CLASSES, class_index, parse_class
+from segmentation.errors import UnknownClass
 
 # Telegram's limit on InlineKeyboardButton.callback_data, in bytes.
 MAX_CALLBACK_BYTES = 64
@@ -18,6 +20,8 @@ _PATTERN = re.compile(r"pick:(\d{1,18}):(\d{1,2})")
 # What the pack button's handler answers to (registered before the catch-all "pick" one).
 PACK_PATTERN = r"^pack:"
 _PACK = re.compile(r"pack:(\d{1,18})")
+CLASS_PATTERN = r"^class:"
+_CLASS = re.compile(r"class:(.{1,58})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +54,22 @@ def _checked(data: str) -> str:
     if len(data.encode()) > MAX_CALLBACK_BYTES:  # pragma: no cover - ids have <= 19 digits
         raise ValueError(f"callback data too long: {data!r}")
     return data
+
+
+def encode_class(target: str) -> str:
+    """A "Did you mean person?" button: sets the chat's class to ``target``."""
+    return _checked(f"class:{target}")
+
+
+def decode_class(data: str | None) -> str | None:
+    """The class a "Did you mean" button carries, or None for anything we did not produce."""
+    match = _CLASS.fullmatch(data or "")
+    if match is None:
+        return None
+    try:
+        return parse_class(match.group(1))
+    except UnknownClass:
+        return None
 
 
 def decode_pack(data: str | None) -> int | None:

@@ -21,7 +21,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, R
 from telegram.constants import ChatAction
 from telegram.error import TelegramError
 
-from bot import choices, texts
+from bot import choices, i18n, texts
 from bot.jobs import Job, JobState
 from bot.journal import Journal
 from bot.refusals import unreachable
@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 # Buttons offered when the asked-for class is absent: the largest few detected classes.
 MAX_CHOICES = 6
 STICKER_OUTCOME = "sticker"
+_CLOSED = (JobState.DONE, JobState.FAILED)
 
 
 class Delivery:
@@ -44,11 +45,13 @@ class Delivery:
         self._retry = retry
 
     async def answer(self, job: Job, result: JobResult) -> None:
-        """Send the sticker (or the explanation) of a computed job and close it."""
-        if result.ok:
-            await self._sticker(job, result)
-        else:
-            await self.explain(job, result.error or ErrorKind.INTERNAL, result)
+        """Send the sticker (or the explanation) of a computed job and close it, in the
+        chat's language."""
+        with i18n.use(await self._language(job)):
+            if result.ok:
+                await self._sticker(job, result)
+            else:
+                await self._explain(job, result.error or ErrorKind.INTERNAL, result)
 
     async def chat_action(self, job: Job) -> None:
         """Show "sending a file..." while the model works; purely cosmetic, never fails."""
@@ -79,7 +82,7 @@ class Delivery:
             )
         except TelegramError as exc:
             logger.warning("could not send the sticker of job %d: %s", job.id, exc)
-            await self.explain(job, ErrorKind.INTERNAL, result, reachable=not unreachable(exc))
+            await self._explain(job, ErrorKind.INTERNAL, result, reachable=not unreachable(exc))
             return
         if webp is not None:
             try:
@@ -97,7 +100,7 @@ class Delivery:
                 )
             except TelegramError as exc:
                 if unreachable(exc):
-                    await self.explain(job, ErrorKind.INTERNAL, result, reachable=False)
+                    await self._explain(job, ErrorKind.INTERNAL, result, reachable=False)
                     return
                 # The PNG, the sticker-ready product, is out: the job is done without its
                 # preview, and the pack button moves under the PNG.
@@ -109,7 +112,12 @@ class Delivery:
         await self._journal.finish(job.id, JobState.DONE, STICKER_OUTCOME, result.target)
         self._stats.outcome(STICKER_OUTCOME, result.target)
 
-    async def explain(
+    async def explain(self, job: Job, kind: ErrorKind) -> None:
+        """Tell the user, in the chat's language, why there is no sticker."""
+        with i18n.use(await self._language(job)):
+            await self._explain(job, kind)
+
+    async def _explain(
         self,
         job: Job,
         kind: ErrorKind,
@@ -145,6 +153,11 @@ class Delivery:
         await self._journal.finish(job.id, state, kind.value, None)
         self._stats.outcome(outcome)
 
+    async def _language(self, job: Job) -> str:
+        """The chat's language (no update is at hand: the one Telegram last sent is kept)."""
+        settings = await self._journal.chat_settings(job.chat_id)
+        return i18n.resolve(settings.language, settings.telegram_language)
+
     async def _once(self, job: Job, part: str, send: Callable[[], Awaitable[_Sent]]) -> None:
         if part in await self._journal.sent_parts(job.id):
             logger.info("job %d: %s already sent before a restart, not again", job.id, part)
@@ -172,10 +185,16 @@ class Delivery:
             logger.info("could not add the pack button to job %d's PNG: %s", job.id, exc)
 
     async def _status(self, job: Job, text: str) -> None:
-        """Edit the "Queued, #N" message; a message gone or unchanged is no failure."""
+        """Edit the "Queued, #N" message; a message gone or unchanged is no failure. An
+        album's photos share one: it counts them instead."""
         if job.status_message_id is None:
             return
         message_id = job.status_message_id
+        album = await self._journal.sharing_status(job)
+        if len(album) > 1:
+            # This job is answered; its state is closed right after.
+            answered = sum(state in _CLOSED or id_ == job.id for id_, state in album)
+            text = texts.album_status(answered, len(album), album[0][0], album[-1][0])
         try:
             await self._once(
                 job,
@@ -214,7 +233,8 @@ def _no_object(job: Job, result: JobResult) -> tuple[str, InlineKeyboardMarkup |
     if not detected:
         return text, None
     buttons = [
-        InlineKeyboardButton(name, callback_data=choices.encode(job.id, name)) for name in detected
+        InlineKeyboardButton(texts.class_name(name), callback_data=choices.encode(job.id, name))
+        for name in detected
     ]
     # Two buttons a row keeps class names readable on a phone.
     rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]

@@ -213,6 +213,17 @@ class JobStore(Store):
         found = {row[0]: row[1] for row in rows}
         return Counts(queued=found.get("queued", 0), running=found.get("running", 0))
 
+    def sharing_status(self, job: Job) -> list[tuple[int, JobState]]:
+        """The jobs (id, state) whose status is ``job``'s status message: an album's photos
+        share one (bot.handlers.photos); a photo on its own has only itself."""
+        if job.status_message_id is None:
+            return [(job.id, job.state)]
+        rows = self._db.execute(
+            "SELECT id, state FROM jobs WHERE chat_id = ? AND status_message_id = ? ORDER BY id",
+            (job.chat_id, job.status_message_id),
+        ).fetchall()
+        return [(row["id"], JobState(row["state"])) for row in rows]
+
     def result_of(self, job_id: int) -> tuple[int, str | None] | None:
         """The job's chat and the class its sticker shows; None once the job is forgotten."""
         row = self._db.execute(

@@ -64,6 +64,9 @@ class Journal:
     async def claim(self, worker: str, lease_s: float) -> Job | None:
         return await self.call(self.jobs.claim, worker, lease_s)
 
+    async def sharing_status(self, job: Job) -> list[tuple[int, JobState]]:
+        return await self.call(self.jobs.sharing_status, job)
+
     async def set_status_message(self, job_id: int, message_id: int) -> None:
         await self.call(self.jobs.set_status_message, job_id, message_id)
 

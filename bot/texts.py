@@ -1,165 +1,319 @@
-"""Every sentence a user reads, in one place (ready for translation).
+"""Every sentence a user reads, in one place, in the chat's language (:mod:`bot.i18n`).
 
 Replies are plain text (no parse mode): nothing a user types or a class name can break them.
+
+Adding a text: write it here in English inside ``_()`` (``ngettext`` when it counts
+something), with ``{named}`` placeholders filled by ``.format`` after translation; a sentence
+without arguments goes into ``_SENTENCES`` and is read as ``texts.NAME``. Then run the
+catalog commands of the README ("Languages"): ``pybabel extract`` and ``pybabel update``, and
+translate the new entries of each ``bot/locales/*/LC_MESSAGES/messages.po``; the tests fail
+until every language has them, with the same placeholders.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Final, TypeVar
 
+from bot.i18n import N_, ngettext
+from bot.i18n import gettext as _
 from bot.results import ErrorKind
-from segmentation.classes import AUTO, VOC_CLASSES, aliases_of
+from segmentation.classes import AUTO, VOC_CLASSES, aliases_of, normalise
+
+K = TypeVar("K")
 
 MB = 1024 * 1024
 # Shares below this are shown as "<1%" rather than "0%".
 _TINY_SHARE = 0.01
 
-COMMANDS: Sequence[tuple[str, str]] = (
-    ("start", "What this bot does"),
-    ("help", "How to use it, and your settings"),
-    ("class", "Which object to cut out: /class cat (or auto)"),
-    ("classes", "The objects I can recognise"),
-    ("crf", "Edge refinement: /crf on or /crf off"),
-    ("settings", "Your current settings"),
-    ("pack", "Your sticker pack: its link and size"),
-    ("emoji", "The emoji of stickers added to your pack: /emoji 😺"),
-    ("stats", "Bot statistics (admins only)"),
+# The command menu (setMyCommands, once per language): command -> description.
+_COMMANDS: Final[Sequence[tuple[str, str]]] = (
+    ("start", N_("What this bot does")),
+    ("help", N_("How to use it, and your settings")),
+    ("class", N_("Which object to cut out: /class cat (or auto)")),
+    ("classes", N_("The objects I can recognise")),
+    ("crf", N_("Edge refinement: /crf on or /crf off")),
+    ("settings", N_("Your current settings")),
+    ("pack", N_("Your sticker pack: its link and size")),
+    ("emoji", N_("The emoji of stickers added to your pack: /emoji 😺")),
+    ("lang", N_("Language: /lang en, /lang ru")),
+    ("stats", N_("Bot statistics (admins only)")),
 )
+
+
+def commands() -> list[tuple[str, str]]:
+    """The command menu in the current language."""
+    return [(name, _(description)) for name, description in _COMMANDS]
+
+
+# Translators: a class's name as users read it and type it. Several words may be given,
+# separated by "|": the first is shown, every one is accepted in /class (give the plural
+# and other common forms, e.g. "кошка|кошки|кот|коты").
+CLASS_NAMES: Final = (
+    N_("aeroplane"),
+    N_("bicycle"),
+    N_("bird"),
+    N_("boat"),
+    N_("bottle"),
+    N_("bus"),
+    N_("car"),
+    N_("cat"),
+    N_("chair"),
+    N_("cow"),
+    N_("diningtable"),
+    N_("dog"),
+    N_("horse"),
+    N_("motorbike"),
+    N_("person"),
+    N_("pottedplant"),
+    N_("sheep"),
+    N_("sofa"),
+    N_("train"),
+    N_("tvmonitor"),
+)
+_WORD_SEPARATOR = "|"
+
+
+def class_name(name: str) -> str:
+    """A class as the user reads it; a class without a translation (e.g. a custom model's
+    "mascot") keeps its own name."""
+    return _(name).split(_WORD_SEPARATOR, 1)[0].strip() or name
+
+
+def class_words(names: Sequence[str] = VOC_CLASSES[1:]) -> dict[str, str]:
+    """The words a user of the current language may type for each class (normalised) ->
+    the class (English names and aliases are always understood too)."""
+    words: dict[str, str] = {}
+    for name in names:
+        for word in _(name).split(_WORD_SEPARATOR):
+            if word.strip():
+                words.setdefault(normalise(word), name)
+    return words
 
 
 def _mb(size: int) -> str:
     """Bytes as megabytes, with a decimal below 10 MB (0.5 MB must not read "0 MB")."""
     megabytes = size / MB
-    return f"{megabytes:.0f} MB" if megabytes >= 10 else f"{megabytes:.1f} MB"
+    number = f"{megabytes:.0f}" if megabytes >= 10 else f"{megabytes:.1f}"
+    return _("{number} MB").format(number=number)
 
 
 def _target_name(target: str) -> str:
-    return "the largest object (auto)" if target == AUTO else target
+    return _("the largest object (auto)") if target == AUTO else class_name(target)
 
 
 def _onoff(flag: bool) -> str:
-    return "on" if flag else "off"
+    return _("on") if flag else _("off")
 
 
 def settings_line(target: str, crf: bool) -> str:
-    return f"Your settings: class {_target_name(target)}, edge refinement (CRF) {_onoff(crf)}."
+    return _("Your settings: class {target}, edge refinement (CRF) {crf}.").format(
+        target=_target_name(target), crf=_onoff(crf)
+    )
 
 
 def help_text(target: str, crf: bool, max_bytes: int) -> str:
-    return (
-        "Send me a photo and I cut out its main object as a Telegram sticker: a 512×512 PNG "
-        "(ready for @Stickers) and a preview.\n\n"
+    return _(
+        "Send me a photo and I cut out its main object as a Telegram sticker: a 512×512 "
+        "PNG (ready for @Stickers) and a preview.\n\n"
         "Photos work; images sent as a file (JPEG, PNG or WEBP) keep every pixel and make "
-        f"better stickers. Up to {_mb(max_bytes)}.\n\n"
+        "better stickers. Up to {size}.\n\n"
         "/class NAME: what to cut out (cat, dog, person... or auto for the largest object)\n"
         "/classes: everything I can recognise\n"
         "/crf on|off: edge refinement\n"
         "/settings: your settings\n"
         '/pack: your sticker pack (tap "Add to my pack" under a sticker)\n'
-        "/emoji 😺: the emoji of the stickers you add next\n\n" + settings_line(target, crf)
+        "/emoji 😺: the emoji of the stickers you add next\n"
+        "/lang: the language I speak\n\n"
+    ).format(size=_mb(max_bytes)) + settings_line(target, crf)
+
+
+def _class_lines(names: Sequence[str]) -> list[str]:
+    lines = []
+    for name in names:
+        shown = class_name(name)
+        others = [name] if shown != name else []
+        others += aliases_of(name)
+        lines.append(f"• {shown}" + (f" ({', '.join(others)})" if others else ""))
+    return lines
+
+
+def classes_text(names: Sequence[str] = VOC_CLASSES[1:]) -> str:
+    return (
+        _("I can recognise:")
+        + "\n"
+        + "\n".join(_class_lines(names))
+        + "\n\n"
+        + _("Or /class {auto}: the largest object.").format(auto=AUTO)
     )
 
 
-def classes_text() -> str:
-    lines = []
-    for name in VOC_CLASSES[1:]:
-        aliases = aliases_of(name)
-        lines.append(f"• {name}" + (f" ({', '.join(aliases)})" if aliases else ""))
-    return "I can recognise:\n" + "\n".join(lines) + f"\n\nOr /class {AUTO}: the largest object."
+def unknown_class(typed: str, suggestions: Sequence[str]) -> str:
+    """``/class`` with a name we don't know: the closest ones (buttons follow), and the list."""
+    if suggestions:
+        first = _("I don't know “{typed}”. Did you mean {names}?").format(
+            typed=typed, names=_or(class_name(name) for name in suggestions)
+        )
+    else:
+        first = _("I don't know “{typed}”.").format(typed=typed)
+    return first + "\n\n" + classes_text()
 
 
-CLASS_USAGE = "Tell me which object to cut out, e.g. /class cat, or /class auto. See /classes."
-CRF_USAGE = "Use /crf on or /crf off."
-UNKNOWN_CLASS = "I don't know that object. See /classes for the ones I can recognise."
-ADMIN_ONLY = "Sorry, /stats is for the bot's admins only."
+def _or(names: Iterator[str]) -> str:
+    return _(" or ").join(names)
 
 
 def class_set(target: str) -> str:
-    return f"OK: I'll cut out {_target_name(target)}."
+    return _("OK: I'll cut out {target}.").format(target=_target_name(target))
 
 
 def crf_set(crf: bool) -> str:
-    return f"OK: edge refinement (CRF) is {_onoff(crf)}."
+    return _("OK: edge refinement (CRF) is {state}.").format(state=_onoff(crf))
+
+
+# --- language -------------------------------------------------------------------------------
+
+
+def lang_menu(current: str) -> str:
+    """``/lang`` without an argument (the language buttons follow)."""
+    return _("I speak {language}. Choose a language:").format(language=current)
+
+
+def lang_set() -> str:
+    return _("OK: I'll speak English.")
+
+
+def lang_unknown(typed: str, known: Sequence[str]) -> str:
+    return _("I don't speak “{typed}”. Choose one: {codes}.").format(
+        typed=typed, codes=", ".join(known)
+    )
 
 
 # --- photos ---------------------------------------------------------------------------------
 
 
 def queued(job_id: int, ahead: int) -> str:
-    waiting = "" if ahead == 0 else f" ({ahead} ahead of it)"
-    return f"Queued, #{job_id}{waiting}."
+    if ahead == 0:
+        return _("Queued, #{job_id}.").format(job_id=job_id)
+    return _("Queued, #{job_id} ({ahead} ahead of it).").format(job_id=job_id, ahead=ahead)
+
+
+def queued_album(first_id: int, last_id: int, count: int) -> str:
+    """The one status message of an album, updated as its photos arrive."""
+    return ngettext(
+        "Queued: {count} photo of this album, #{first}–#{last}.",
+        "Queued: {count} photos of this album, #{first}–#{last}.",
+        count,
+    ).format(count=count, first=first_id, last=last_id)
+
+
+def album_status(answered: int, total: int, first_id: int, last_id: int) -> str:
+    """The album's status as its photos are answered (each sticker under its photo)."""
+    if answered < total:
+        return _("Album #{first}–#{last}: {answered} of {total} answered…").format(
+            answered=answered, total=total, first=first_id, last=last_id
+        )
+    return _("Done ✓ album #{first}–#{last}: {total} answered, each under its photo.").format(
+        total=total, first=first_id, last=last_id
+    )
 
 
 def busy() -> str:
-    return "I'm busy right now: too many photos in the queue. Please try again in a minute."
+    return _("I'm busy right now: too many photos in the queue. Please try again in a minute.")
 
 
 def too_many_pending(limit: int) -> str:
-    return (
-        f"You already have {limit} photo{'s' if limit != 1 else ''} waiting. "
-        "Send the next one when they're done."
-    )
+    return ngettext(
+        "You already have {count} photo waiting. Send the next one when it's done.",
+        "You already have {count} photos waiting. Send the next one when they're done.",
+        limit,
+    ).format(count=limit)
 
 
 def too_large(size: int, limit: int) -> str:
-    return (
-        f"That file is {_mb(size)}; I can take images up to {_mb(limit)}. "
-        "Please send a smaller one."
-    )
-
-
-NOT_AN_IMAGE = "That file isn't an image I can use. Send a photo, or a JPEG, PNG or WEBP file."
-NOT_A_PHOTO = "I make stickers from photos only. Send me a photo (videos and GIFs don't work)."
-TEXT_ONLY = "Send me a photo and I'll make a sticker of it. /help explains more."
-UNKNOWN_COMMAND = "I don't know that command. /help lists what I can do."
+    return _(
+        "That file is {size}; I can take images up to {limit}. Please send a smaller one."
+    ).format(size=_mb(size), limit=_mb(limit))
 
 
 def document_caption(target: str, crf: bool) -> str:
-    return f"{target} sticker, 512×512 PNG (CRF {_onoff(crf)}): add it with @Stickers."
+    return _("{target} sticker, 512×512 PNG (CRF {crf}): add it with @Stickers.").format(
+        target=class_name(target), crf=_onoff(crf)
+    )
 
 
 def status_done(job_id: int, target: str, crf: bool) -> str:
-    return f"Done ✓ #{job_id}: {target} (CRF {_onoff(crf)})."
+    return _("Done ✓ #{job_id}: {target} (CRF {crf}).").format(
+        job_id=job_id, target=class_name(target), crf=_onoff(crf)
+    )
 
 
 def status_failed(job_id: int) -> str:
-    return f"#{job_id}: no sticker, see below."
+    return _("#{job_id}: no sticker, see below.").format(job_id=job_id)
 
 
 def _shares(detected: Mapping[str, float]) -> str:
     return ", ".join(
-        f"{name} ({'<1%' if share < _TINY_SHARE else f'{share:.0%}'})"
+        f"{class_name(name)} ({'<1%' if share < _TINY_SHARE else f'{share:.0%}'})"
         for name, share in detected.items()
     )
 
 
 def no_object(target: str, detected: Mapping[str, float]) -> str:
-    wanted = "any object I know" if target == AUTO else f"a {target}"
+    if target == AUTO:
+        wanted = _("I couldn't find any object I know in this photo.")
+    else:
+        wanted = _("I couldn't find a {target} in this photo.").format(target=class_name(target))
     if not detected:
-        return f"I couldn't find {wanted} in this photo. Try another photo."
-    return f"I couldn't find {wanted} in this photo. I found: {_shares(detected)}. Tap one:"
+        return wanted + " " + _("Try another photo.")
+    return wanted + " " + _("I found: {found}. Tap one:").format(found=_shares(detected))
 
 
 def making(target: str, job_id: int) -> str:
-    return f"Making a {target} sticker from this photo, #{job_id}…"
+    return _("Making a {target} sticker from this photo, #{job_id}…").format(
+        target=class_name(target), job_id=job_id
+    )
 
 
-CHOICE_EXPIRED = "That photo is no longer available. Please send it again."
-CHOICE_DUPLICATE = "Already on it."
+class _Translated(Mapping[K, str]):
+    """A mapping of source sentences, read in the current language."""
+
+    def __init__(self, sentences: Mapping[K, str]) -> None:
+        self._sentences = sentences
+
+    def __getitem__(self, key: K) -> str:
+        return _(self._sentences[key])
+
+    def __iter__(self) -> Iterator[K]:
+        return iter(self._sentences)
+
+    def __len__(self) -> int:
+        return len(self._sentences)
+
 
 # One friendly sentence per way a job can fail (ErrorKind.NO_OBJECT uses no_object()).
-ERROR_TEXTS: Mapping[ErrorKind, str] = {
-    ErrorKind.INVALID_IMAGE: (
-        "I couldn't read that image: it looks damaged or isn't a picture. Try another one."
-    ),
-    ErrorKind.TOO_LARGE: "That image is too large for me. Please send a smaller one.",
-    ErrorKind.NO_OBJECT: "I couldn't find that object in this photo.",
-    ErrorKind.UNKNOWN_CLASS: UNKNOWN_CLASS,
-    ErrorKind.MODEL_UNAVAILABLE: "My model isn't available right now. Please try again later.",
-    ErrorKind.INTERNAL: "Something went wrong with this photo, sorry. Try another one.",
-    ErrorKind.DOWNLOAD_FAILED: "I couldn't get this photo from Telegram. Please send it again.",
-    ErrorKind.GAVE_UP: "I couldn't finish this photo after several tries, sorry. Try another one.",
-}
+ERROR_TEXTS: Mapping[ErrorKind, str] = _Translated(
+    {
+        ErrorKind.INVALID_IMAGE: N_(
+            "I couldn't read that image: it looks damaged or isn't a picture. Try another one."
+        ),
+        ErrorKind.TOO_LARGE: N_("That image is too large for me. Please send a smaller one."),
+        ErrorKind.NO_OBJECT: N_("I couldn't find that object in this photo."),
+        ErrorKind.UNKNOWN_CLASS: N_(
+            "I don't know that object. See /classes for the ones I can recognise."
+        ),
+        ErrorKind.MODEL_UNAVAILABLE: N_(
+            "My model isn't available right now. Please try again later."
+        ),
+        ErrorKind.INTERNAL: N_("Something went wrong with this photo, sorry. Try another one."),
+        ErrorKind.DOWNLOAD_FAILED: N_(
+            "I couldn't get this photo from Telegram. Please send it again."
+        ),
+        ErrorKind.GAVE_UP: N_(
+            "I couldn't finish this photo after several tries, sorry. Try another one."
+        ),
+    }
+)
 
 
 # --- admin ----------------------------------------------------------------------------------
@@ -179,6 +333,7 @@ def stats_report(
     users: int,
     top_classes: Sequence[tuple[str, int]],
 ) -> str:
+    # For the bot's admins: English, like the logs and metrics it sits beside.
     hours, rest = divmod(int(uptime_s), 3600)
     minutes, seconds = divmod(rest, 60)
     lines = [
@@ -215,75 +370,117 @@ def workers_report(workers: Sequence[tuple[str, bool, float, int, int]]) -> str:
 
 # --- sticker packs --------------------------------------------------------------------------
 
-ADD_TO_PACK = "Add to my pack"
-PACK_EXPIRED = "That sticker is no longer available. Send the photo again to make it anew."
-PACK_FAILED = "Telegram wouldn't add this sticker to your pack, sorry. Please try again later."
-PACK_UNREACHABLE = "I couldn't reach Telegram just now. Please tap the button again in a minute."
-NO_PACK = 'You have no sticker pack yet: tap "Add to my pack" under a sticker I made.'
-
 
 def _stickers(count: int) -> str:
-    return f"{count} sticker{'' if count == 1 else 's'}"
+    return ngettext("{count} sticker", "{count} stickers", count).format(count=count)
 
 
 def pack_created(link: str) -> str:
-    return f"I made you a sticker pack with this sticker: {link}"
+    return _("I made you a sticker pack with this sticker: {link}").format(link=link)
 
 
 def pack_added(link: str, count: int) -> str:
-    return f"Added to your pack ({_stickers(count)}): {link}"
+    return _("Added to your pack ({stickers}): {link}").format(stickers=_stickers(count), link=link)
 
 
 def pack_started_next(full_link: str, link: str, limit: int) -> str:
-    return (
-        f"Your pack {full_link} is full ({limit} stickers), so I started a new one "
-        f"with this sticker: {link}"
-    )
+    return _(
+        "Your pack {full_link} is full ({stickers}), so I started a new one "
+        "with this sticker: {link}"
+    ).format(full_link=full_link, stickers=_stickers(limit), link=link)
 
 
 def pack_already(link: str) -> str:
-    return f"This sticker is already in your pack: {link}"
+    return _("This sticker is already in your pack: {link}").format(link=link)
 
 
 def pack_not_started(bot_username: str) -> str:
-    return (
+    return _(
         "Telegram lets me make a sticker pack for you only once you have started a private "
-        f"chat with me: open https://t.me/{bot_username}, press Start, then tap the button again."
-    )
+        "chat with me: open {link}, press Start, then tap the button again."
+    ).format(link=f"https://t.me/{bot_username}")
 
 
 def pack_flood(seconds: float) -> str:
     wait = max(1, round(seconds))
-    return (
-        f"Telegram asks me to slow down with sticker packs. Please tap the button again in "
-        f"{wait} second{'' if wait == 1 else 's'}."
-    )
+    return ngettext(
+        "Telegram asks me to slow down with sticker packs. "
+        "Please tap the button again in {count} second.",
+        "Telegram asks me to slow down with sticker packs. "
+        "Please tap the button again in {count} seconds.",
+        wait,
+    ).format(count=wait)
 
 
 def packs_list(packs: Sequence[tuple[str, int]]) -> str:
     """``/pack``: each (link, count), the pack being filled last."""
     if not packs:
-        return NO_PACK
+        return _(_SENTENCES["NO_PACK"])
     if len(packs) == 1:
         link, count = packs[0]
-        return f"Your sticker pack ({_stickers(count)}): {link}"
+        return _("Your sticker pack ({stickers}): {link}").format(
+            stickers=_stickers(count), link=link
+        )
     lines = [f"• {link} ({_stickers(count)})" for link, count in packs]
-    return "Your sticker packs:\n" + "\n".join(lines)
-
-
-EMOJI_INVALID = "That isn't an emoji I can use. Send one emoji, e.g. /emoji 😺, or /emoji auto."
+    return _("Your sticker packs:") + "\n" + "\n".join(lines)
 
 
 def emoji_show(emoji: str | None) -> str:
     if emoji is None:
-        return (
+        return _(
             "Stickers you add to your pack get the emoji of their object (cat 🐱, dog 🐶, "
             "person 🙂...). Choose one for all of them with /emoji 😺."
         )
-    return f"Stickers you add to your pack get {emoji}. /emoji auto: each object's own emoji."
+    return _(
+        "Stickers you add to your pack get {emoji}. /emoji auto: each object's own emoji."
+    ).format(emoji=emoji)
 
 
 def emoji_set(emoji: str | None) -> str:
     if emoji is None:
-        return "OK: stickers you add get the emoji of their object again (cat 🐱, dog 🐶...)."
-    return f"OK: the stickers you add next get {emoji}."
+        return _("OK: stickers you add get the emoji of their object again (cat 🐱, dog 🐶...).")
+    return _("OK: the stickers you add next get {emoji}.").format(emoji=emoji)
+
+
+# --- sentences without arguments: ``texts.NAME``, in the current language -------------------
+
+_SENTENCES: Final[Mapping[str, str]] = {
+    "CLASS_USAGE": N_(
+        "Tell me which object to cut out, e.g. /class cat, or /class auto. See /classes."
+    ),
+    "CRF_USAGE": N_("Use /crf on or /crf off."),
+    "UNKNOWN_CLASS": N_("I don't know that object. See /classes for the ones I can recognise."),
+    "ADMIN_ONLY": N_("Sorry, /stats is for the bot's admins only."),
+    "NOT_AN_IMAGE": N_(
+        "That file isn't an image I can use. Send a photo, or a JPEG, PNG or WEBP file."
+    ),
+    "NOT_A_PHOTO": N_(
+        "I make stickers from photos only. Send me a photo (videos and GIFs don't work)."
+    ),
+    "TEXT_ONLY": N_("Send me a photo and I'll make a sticker of it. /help explains more."),
+    "UNKNOWN_COMMAND": N_("I don't know that command. /help lists what I can do."),
+    "CHOICE_EXPIRED": N_("That photo is no longer available. Please send it again."),
+    "CHOICE_DUPLICATE": N_("Already on it."),
+    "ADD_TO_PACK": N_("Add to my pack"),
+    "PACK_EXPIRED": N_(
+        "That sticker is no longer available. Send the photo again to make it anew."
+    ),
+    "PACK_FAILED": N_(
+        "Telegram wouldn't add this sticker to your pack, sorry. Please try again later."
+    ),
+    "PACK_UNREACHABLE": N_(
+        "I couldn't reach Telegram just now. Please tap the button again in a minute."
+    ),
+    "NO_PACK": N_('You have no sticker pack yet: tap "Add to my pack" under a sticker I made.'),
+    "EMOJI_INVALID": N_(
+        "That isn't an emoji I can use. Send one emoji, e.g. /emoji 😺, or /emoji auto."
+    ),
+}
+
+
+def __getattr__(name: str) -> str:
+    """``texts.CLASS_USAGE`` and the other sentences above, in the current language."""
+    try:
+        return _(_SENTENCES[name])
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None

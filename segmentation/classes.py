@@ -1,7 +1,13 @@
-"""The 21 PASCAL VOC classes, their aliases and the parser of user-typed class names."""
+"""The 21 PASCAL VOC classes, their aliases and the parser of user-typed class names.
+
+A name that matches nothing gets suggestions (:func:`suggest_classes`, difflib's ratio over
+the names and aliases), carried by the :class:`UnknownClass` it raises.
+"""
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable, Mapping
 from typing import Final
 
 from segmentation.errors import UnknownClass
@@ -46,12 +52,21 @@ ALIASES: Final[dict[str, str]] = {
     "kitten": "cat",
     "kitty": "cat",
     "puppy": "dog",
+    "doggy": "dog",
+    "geese": "bird",
+    "goose": "bird",
     "cattle": "cow",
     "table": "diningtable",
     "dining table": "diningtable",
     "dining-table": "diningtable",
     "motorcycle": "motorbike",
     "people": "person",
+    "men": "person",
+    "women": "person",
+    "children": "person",
+    "kid": "person",
+    "boy": "person",
+    "girl": "person",
     "human": "person",
     "man": "person",
     "woman": "person",
@@ -75,22 +90,67 @@ def class_index(name: str) -> int:
     return _INDEX[name]
 
 
-def parse_class(text: str, *, allow_auto: bool = True) -> str:
+def normalise(text: str) -> str:
+    """The form names are compared in: lower case, blanks collapsed."""
+    return " ".join(str(text).strip().lower().split())
+
+
+def parse_class(
+    text: str, *, allow_auto: bool = True, words: Mapping[str, str] | None = None
+) -> str:
     """Normalise a user-typed class name to its canonical VOC name (or ``"auto"``).
 
-    Case, surrounding blanks, a plural ``s`` and the aliases above are accepted;
-    ``background`` is not a target. Raises :class:`UnknownClass` listing valid names.
+    Case, surrounding blanks, English plurals (``cats``, ``buses``, ``puppies``) and the
+    aliases above are accepted; so are ``words``, more names (e.g. in the user's language,
+    normalised) mapped to canonical ones. ``background`` is not a target. Raises
+    :class:`UnknownClass` naming the closest classes and listing the valid names.
     """
-    key = " ".join(str(text).strip().lower().split())
+    key = normalise(text)
     if allow_auto and key == AUTO:
         return AUTO
-    for candidate in (key, key.removesuffix("s"), key.removesuffix("es")):
+    if words and key in words:
+        return words[key]
+    for candidate in _singulars(key):
         name = ALIASES.get(candidate, candidate)
         if name in _INDEX and name != VOC_CLASSES[BACKGROUND]:
             return name
+    suggestions = suggest_classes(key, words=words)
+    hint = f"did you mean {' or '.join(suggestions)}? " if suggestions else ""
     valid = ", ".join(VOC_CLASSES[1:])
     auto = f"{AUTO}, " if allow_auto else ""
-    raise UnknownClass(f"unknown class {text!r}; choose one of: {auto}{valid}")
+    raise UnknownClass(
+        f"unknown class {text!r}; {hint}choose one of: {auto}{valid}", suggestions=suggestions
+    )
+
+
+def _singulars(key: str) -> Iterable[str]:
+    yield key
+    yield key.removesuffix("s")
+    yield key.removesuffix("es")
+    if key.endswith("ies"):
+        yield key.removesuffix("ies") + "y"
+
+
+# How alike (difflib's ratio, 0..1) a typed name and a known one must be to be suggested.
+SUGGESTION_CUTOFF = 0.6
+MAX_SUGGESTIONS = 3
+
+
+def suggest_classes(
+    text: str, *, words: Mapping[str, str] | None = None, limit: int = MAX_SUGGESTIONS
+) -> list[str]:
+    """The canonical classes whose name, alias or one of ``words`` is closest to ``text``
+    (best first, at most ``limit``): ``"persn"`` -> ``["person"]``."""
+    names: dict[str, str] = {name: name for name in VOC_CLASSES[1:]}
+    names.update(ALIASES)
+    names.update(words or {})
+    found: list[str] = []
+    for match in difflib.get_close_matches(
+        normalise(text), names, n=len(names), cutoff=SUGGESTION_CUTOFF
+    ):
+        if names[match] not in found:
+            found.append(names[match])
+    return found[:limit]
 
 
 def aliases_of(name: str) -> list[str]:

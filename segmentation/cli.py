@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from segmentation.classes import AUTO, VOC_CLASSES, aliases_of, parse_class
 from segmentation.errors import (
@@ -26,6 +26,10 @@ from segmentation.errors import (
     StickerError,
     UnknownClass,
 )
+
+if TYPE_CHECKING:
+    from segmentation.options import StickerOptions
+    from segmentation.segmenter import Segmenter
 
 logger = logging.getLogger(__name__)
 
@@ -117,18 +121,35 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 def _add_make(commands: Any) -> None:
     make = commands.add_parser(
         "make",
-        help="make a sticker from a photo",
-        description="Make a sticker-ready 512x512 PNG from a photo. The default model is "
-        "fetched on first use (2 MB). Exit codes: 0 ok, 2 usage, 3 no object of the target "
-        "class, 4 invalid or too large image, 5 model unavailable (e.g. offline).",
+        help="make stickers from photos (files or folders)",
+        description="Make a sticker-ready 512x512 PNG from each photo; the model is loaded "
+        "once (the default model is fetched on first use, 2 MB). With several photos or a "
+        "folder: one line per photo, a summary, and the run goes on past a bad photo. Exit "
+        "codes: 0 ok, 2 usage, 3 no object of the target class (in any photo), 4 invalid or "
+        "too large image (any), 5 model unavailable (e.g. offline).",
     )
     make.add_argument(
         "input",
         metavar="INPUT",
-        help=f"photo file, or a sample photo shipped with scikit-image: "
-        f"{', '.join(SAMPLE_PREFIX + name for name in SAMPLES)}",
+        nargs="+",
+        help=f"photo files or folders (their JPEG, PNG, WEBP... files), or (alone) a sample photo "
+        f"shipped with scikit-image: {', '.join(SAMPLE_PREFIX + name for name in SAMPLES)}",
     )
-    make.add_argument("-o", "--output", type=Path, help="sticker PNG (default: INPUT.sticker.png)")
+    make.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        help="sticker PNG (default: INPUT.sticker.png); with several photos, a folder where "
+        "each sticker is named after its photo (cat.jpg -> DIR/cat.png)",
+    )
+    make.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="several photos: run CRF, compose and encode of N photos at once in worker "
+        "processes while the one model serves them (default 1: all in this process)",
+    )
     make.add_argument(
         "--class",
         dest="target",
@@ -162,7 +183,9 @@ def _add_make(commands: Any) -> None:
         metavar="PX",
         help="longer side the network sees (default 512)",
     )
-    make.add_argument("--json", action="store_true", help="print one JSON object")
+    make.add_argument(
+        "--json", action="store_true", help="print one JSON object (one line per photo)"
+    )
     make.set_defaults(handler=_run_make)
 
 
@@ -213,26 +236,43 @@ class UnknownSample(Exception):
     """INPUT is neither a readable file nor a known sample (a usage error)."""
 
 
-def _run_make(args: argparse.Namespace) -> int:
-    target = parse_class(args.target)  # fail fast on a typo, before loading the model
-    try:
-        data, stem = _read_input(args.input)
-    except UnknownSample as exc:
-        print(f"stickerbot make: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-
-    from segmentation.cli_models import open_segmenter
+def _make_options(args: argparse.Namespace) -> StickerOptions:
     from segmentation.limits import DEFAULT_INFERENCE_SIDE
     from segmentation.options import StickerOptions
-    from segmentation.pipeline import make_sticker
 
-    options = StickerOptions(
-        target=target,
+    return StickerOptions(
+        # parse_class fails fast on a typo, before the model is loaded.
+        target=parse_class(args.target),
         crf=args.crf,
         inference_side=args.inference_side or DEFAULT_INFERENCE_SIDE,
         webp=args.webp_out is not None,
     )
-    segmenter = open_segmenter(args, weights=args.weights, precision=args.precision)
+
+
+def _load_model(args: argparse.Namespace) -> Segmenter:
+    """The model --model names (downloaded in the open on first use; loading is quiet)."""
+    from segmentation.cli_models import open_segmenter
+
+    return open_segmenter(args, weights=args.weights, precision=args.precision)
+
+
+def _run_make(args: argparse.Namespace) -> int:
+    if (
+        len(args.input) > 1
+        or Path(args.input[0]).is_dir()
+        or (args.output is not None and args.output.is_dir())
+    ):
+        return _run_make_many(args)
+    options = _make_options(args)
+    try:
+        data, stem = _read_input(args.input[0])
+    except UnknownSample as exc:
+        print(f"stickerbot make: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+    from segmentation.pipeline import make_sticker
+
+    segmenter = _load_model(args)
     with quiet_native_stderr(enabled=args.verbose == 0):
         sticker = make_sticker(data, segmenter, options)
 
@@ -249,16 +289,9 @@ def _run_make(args: argparse.Namespace) -> int:
         outputs["mask"] = str(args.mask_out)
 
     if args.json:
-        report = {
-            "target": sticker.target,
-            "detected": {name: round(share, 4) for name, share in sticker.detected.items()},
-            "coverage": round(sticker.coverage, 4),
-            "crf": sticker.crf,
-            "model": segmenter.name,
-            "timings_ms": {stage: round(ms, 1) for stage, ms in sticker.timings_ms.items()},
-            "outputs": outputs,
-        }
-        print(json.dumps(report))
+        from segmentation.cli_batch import sticker_report
+
+        print(json.dumps({**sticker_report(sticker, segmenter.name), "outputs": outputs}))
     else:
         found = ", ".join(f"{n} {s:.1%}" for n, s in sticker.detected.items())
         times = ", ".join(f"{k} {v:.0f} ms" for k, v in sticker.timings_ms.items())
@@ -271,6 +304,39 @@ def _run_make(args: argparse.Namespace) -> int:
         for kind, path in outputs.items():
             print(f"wrote:    {path} ({kind})")
     return EXIT_OK
+
+
+def _run_make_many(args: argparse.Namespace) -> int:
+    """Several photos or folders: the model once, a line per photo (segmentation.batch)."""
+    options = _make_options(args)
+    if args.mask_out is not None or args.webp_out is not None:
+        print(
+            "stickerbot make: error: --mask-out and --webp-out name one file: "
+            "use them with one photo",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    if args.jobs < 1:
+        print(f"stickerbot make: error: --jobs must be 1 or more, not {args.jobs}", file=sys.stderr)
+        return EXIT_USAGE
+    from segmentation.batch import expand, output_names
+    from segmentation.cli_batch import make_many
+
+    try:
+        photos = expand(Path(spec) for spec in args.input)
+    except FileNotFoundError as exc:
+        print(f"stickerbot make: error: cannot read {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if not photos:
+        print("stickerbot make: error: no photos in " + ", ".join(args.input), file=sys.stderr)
+        return EXIT_USAGE
+    if args.output is not None:
+        outputs = output_names(photos, args.output)
+    else:
+        outputs = {photo: photo.with_name(photo.stem + ".sticker.png") for photo in photos}
+    segmenter = _load_model(args)
+    # Not muted: the progress bar and the summary go to stderr.
+    return make_many(photos, outputs, segmenter, options, jobs=args.jobs, as_json=args.json)
 
 
 # --- classes ----------------------------------------------------------------------------------
@@ -310,9 +376,16 @@ def _add_weights(commands: Any) -> None:
 
 
 def _run_download(args: argparse.Namespace) -> int:
+    from segmentation.models.progress import progress_for
+    from segmentation.models.store import mirror_from_environment
     from segmentation.weights import download_checkpoint, import_checkpoint, weights_path
 
-    prefix = download_checkpoint(args.cache_dir)
+    prefix = download_checkpoint(
+        args.cache_dir,
+        mirror=mirror_from_environment(),
+        progress=progress_for(sys.stderr),
+        emit=lambda line: print(line, file=sys.stderr),
+    )
     path = import_checkpoint(prefix, weights_path(args.cache_dir))
     print(f"wrote:    {path}")
     return EXIT_OK

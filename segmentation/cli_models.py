@@ -255,16 +255,20 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     # disable=None: a bar on a terminal only (no carriage-return noise in logs and CI).
-    with tqdm(
-        total=len(samples), desc="evaluate", unit="photo", file=sys.stderr, disable=None
-    ) as bar:
-        results = evaluate_modes(
-            segmenter,
-            samples,
-            crf_modes=modes,
-            inference_side=args.inference_side or DEFAULT_INFERENCE_SIDE,
-            on_sample=lambda _sample: _advance(bar),
-        )
+    try:
+        with tqdm(
+            total=len(samples), desc="evaluate", unit="photo", file=sys.stderr, disable=None
+        ) as bar:
+            results = evaluate_modes(
+                segmenter,
+                samples,
+                crf_modes=modes,
+                inference_side=args.inference_side or DEFAULT_INFERENCE_SIDE,
+                on_sample=lambda _sample: _advance(bar),
+            )
+    except (DatasetError, ValueError) as exc:  # a bad sample, or model and classes disagree
+        print(f"stickerbot evaluate: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     report = {
         "model": segmenter.name,
         "data": str(args.data),

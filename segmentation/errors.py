@@ -7,7 +7,7 @@ The bot maps each subclass to a friendly reply in one place (``bot/texts.py``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 
 class StickerError(Exception):
@@ -23,7 +23,14 @@ class ImageTooLarge(StickerError):
 
 
 class UnknownClass(StickerError, ValueError):
-    """A class name that is neither a PASCAL VOC class nor one of its aliases."""
+    """A class name that is neither a PASCAL VOC class nor one of its aliases.
+
+    ``suggestions`` are the closest known classes (canonical names, best first), if any.
+    """
+
+    def __init__(self, message: str, *, suggestions: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.suggestions = list(suggestions)
 
 
 class NoObjectFound(StickerError):

@@ -1,6 +1,9 @@
 """The single entry point: photo bytes + options -> :class:`Sticker`.
 
-The CLI and the bot call only :func:`make_sticker`. Stages, each timed:
+The CLI and the bot call only :func:`make_sticker`, which is :func:`predict` (the stages
+that need the model) followed by :func:`finish` (those that don't): a caller with many photos
+(``stickerbot make DIR --jobs N``) runs the second half in other processes while the one
+model predicts the next photo. Stages, each timed:
 
 1. **decode** -- safe decoding (limits, EXIF orientation, odd modes), then a copy at the
    bounded inference resolution;
@@ -75,13 +78,33 @@ def choose_target(requested: str, detected: dict[str, float]) -> str:
     return name
 
 
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """What :func:`predict` hands to :func:`finish`: plain, picklable data."""
+
+    # The decoded photo (its own resolution) and the copy the network saw.
+    photo: np.ndarray = field(repr=False)
+    small: np.ndarray = field(repr=False)
+    # Class probabilities (H x W x classes) at the resolution of ``small``.
+    probs: np.ndarray = field(repr=False)
+    target: str
+    detected: dict[str, float]
+    timings_ms: dict[str, float]
+
+
 def make_sticker(
     data: bytes, segmenter: Segmenter, options: StickerOptions | None = None
 ) -> Sticker:
     """Turn photo bytes into a sticker. Raises :class:`~segmentation.errors.StickerError`."""
     options = options or StickerOptions()
-    timings: dict[str, float] = {}
+    return finish(predict(data, segmenter, options), options)
 
+
+def predict(data: bytes, segmenter: Segmenter, options: StickerOptions | None = None) -> Prediction:
+    """The stages that need the model: decode, then the class probabilities and the target.
+    Raises :class:`~segmentation.errors.StickerError` (e.g. no object of the target)."""
+    options = options or StickerOptions()
+    timings: dict[str, float] = {}
     with _timed(timings, "decode"):
         photo = load_image(data, options.limits)
         small = resize_longer_side(photo, options.inference_side)
@@ -89,7 +112,16 @@ def make_sticker(
         probs = segmenter.predict(small)
         detected = detected_classes(probs.argmax(axis=-1), options.min_detected_share)
         target = choose_target(options.target, detected)
-        index = class_index(target)
+    return Prediction(photo, small, probs, target, detected, timings)
+
+
+def finish(prediction: Prediction, options: StickerOptions | None = None) -> Sticker:
+    """The stages after the model: CRF, compose, encode (no model needed: runs anywhere)."""
+    options = options or StickerOptions()
+    timings = dict(prediction.timings_ms)
+    photo, small, probs = prediction.photo, prediction.small, prediction.probs
+    target, detected = prediction.target, prediction.detected
+    index = class_index(target)
     with _timed(timings, "crf"):
         if options.crf:
             # refine_classes computes the network's two-label map itself: not done twice.

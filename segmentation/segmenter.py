@@ -68,7 +68,8 @@ def load_segmenter(
     num_threads: int | None = None,
     precision: str = FP32,
 ) -> Segmenter:
-    """Load a backend: ``"fcn8s"`` or a path to a ``.tflite`` file.
+    """Load a backend: ``"fcn8s"``, a path to a ``.tflite`` file or to a DeepLab frozen graph
+    ``.pb`` (:mod:`segmentation.frozen_graph`).
 
     FCN-8s runs in Keras at ``precision="fp32"`` (the default, the most accurate); any other
     of :data:`segmentation.export.PRECISIONS` loads the TFLite files ``stickerbot export
@@ -87,9 +88,13 @@ def load_segmenter(
             return Fcn8sSegmenter.load(weights=weights, cache_dir=cache_dir)
         return Fcn8sLiteSegmenter.load(precision, cache_dir=cache_dir, num_threads=num_threads)
     path = Path(model).expanduser()
-    if path.suffix != ".tflite":
+    if path.suffix == ".pb" and precision == FP32:
+        from segmentation.frozen_graph import FrozenGraphSegmenter
+
+        return FrozenGraphSegmenter(path)
+    if path.suffix not in (".tflite", ".pb"):
         raise ModelUnavailable(
-            f"unknown model {model!r}: use {FCN8S!r} or a path to a .tflite file"
+            f"unknown model {model!r}: use {FCN8S!r} or a path to a .tflite or .pb file"
         )
     if precision != FP32:
         raise ModelUnavailable(

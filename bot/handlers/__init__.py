@@ -10,14 +10,17 @@ from typing import Any
 
 from telegram.ext import Application
 
-from bot.handlers import admin, callbacks, commands, errors, packs, photos
+from bot.handlers import admin, callbacks, commands, errors, language, packs, photos
 from bot.services import Services
 
 App = Application[Any, Any, Any, Any, Any, Any]
 
 
 def register(application: App, services: Services) -> None:
-    # packs before callbacks: its button has a pattern, the class buttons' handler has none.
-    for module in (commands, admin, packs, callbacks, photos):
+    # The chat's language first, for every update (a group of its own).
+    application.add_handlers(language.early_handlers(services), group=language.GROUP)
+    # packs, language and commands before callbacks: their buttons have a pattern, the
+    # class buttons' handler has none.
+    for module in (commands, language, admin, packs, callbacks, photos):
         application.add_handlers(module.handlers(services))
     application.add_error_handler(errors.on_error)

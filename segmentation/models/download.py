@@ -12,6 +12,7 @@ hash (trust on first use, :mod:`segmentation.models.store`).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import logging
@@ -68,8 +69,15 @@ def mirror_source(mirror: str, filename: str) -> str:
     """The file's URL or path under ``mirror`` (a base URL, a ``file://`` URL or a folder)."""
     if urlparse(mirror).scheme in ("http", "https"):
         return f"{mirror.rstrip('/')}/{filename}"
-    folder = Path(urlparse(mirror).path) if mirror.startswith("file://") else Path(mirror)
+    folder = _local_path(mirror)
     return str(folder.expanduser() / filename)
+
+
+def _local_path(location: str) -> Path:
+    """A folder or file given as a path or a ``file://`` URL."""
+    if location.startswith("file:"):
+        return Path(urllib.request.url2pathname(urlparse(location).path))
+    return Path(location)
 
 
 def fetch(
@@ -114,6 +122,8 @@ def fetch(
     finally:
         if part.exists() and part.stat().st_size == 0:
             part.unlink()
+        with contextlib.suppress(OSError):  # only when empty: a resumable file stays
+            part.parent.rmdir()
     raise ModelUnavailable("; ".join(failures) or f"no source for {dest.name}")
 
 
@@ -123,11 +133,7 @@ class _SourceFailed(Exception):
 
 def _copy(source: str, part: Path) -> None:
     """A local file (a path or a ``file://`` URL), e.g. a mirror folder."""
-    path = (
-        Path(urllib.request.url2pathname(urlparse(source).path))
-        if source.startswith("file:")
-        else Path(source)
-    )
+    path = _local_path(source)
     if not path.is_file():
         raise _SourceFailed("no such file")
     try:

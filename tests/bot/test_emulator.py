@@ -383,6 +383,10 @@ async def test_bot_settings_chat_info_and_chat_actions(emulator: BotApiEmulator)
         assert [(c.command, c.description) for c in await bot.get_my_commands()] == commands
         with pytest.raises(BadRequest, match="Bot_command_invalid"):
             await bot.set_my_commands([("Start", "capital letters are refused")])
+        assert await bot.set_my_commands([("start", "Начать")], language_code="ru")
+        assert [c.description for c in await bot.get_my_commands(language_code="ru")] == ["Начать"]
+        with pytest.raises(BadRequest, match="Invalid language code specified"):
+            await bot.set_my_commands(commands, language_code="pt-br")
         assert await bot.set_my_description("Turns photos into stickers")
         assert (await bot.get_my_description()).description == "Turns photos into stickers"
         chat = await bot.get_chat(USER)

@@ -178,6 +178,6 @@ async def test_commands_are_registered_and_help_shows_settings(
     listing = await reply(emulator, USER, "I can recognise", since=mark)
     assert "pottedplant (plant, potted plant, potted-plant)" in listing.params["text"]
     emulator.send_text(USER, "/class unicorn")
-    await reply(emulator, USER, "don't know that object")
+    await reply(emulator, USER, "I don't know “unicorn”.")
     emulator.send_text(USER, "/crf maybe")
     await reply(emulator, USER, "/crf on or /crf off")

@@ -11,7 +11,7 @@ from segmentation import errors
 
 
 def test_every_pipeline_error_has_its_own_kind_and_text() -> None:
-    # DatasetError is the evaluation's (stickerbot evaluate), never the pipeline's.
+    # A dataset error comes from evaluation and training, never from a sticker job.
     subclasses = [c for c in errors.StickerError.__subclasses__() if c is not errors.DatasetError]
     assert len(subclasses) >= 5
     kinds = {

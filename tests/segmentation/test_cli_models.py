@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from segmentation import cli
@@ -69,6 +73,7 @@ def test_offline_make_says_how_to_get_the_model_and_leaves_nothing(
     assert str(models_dir(cache) / entry.filename) in err
     assert "STICKERBOT_MODEL_MIRROR" in err
     assert _files(cache) == []
+    assert not (models_dir(cache) / ".partial").exists()
     assert not (cache.parent / "s.png").exists()
 
 
@@ -143,3 +148,57 @@ def test_evaluate_refuses_a_folder_that_is_not_a_dataset(
 ) -> None:
     assert cli.main(["evaluate", str(tmp_path)]) == cli.EXIT_USAGE
     assert "is not a dataset" in capsys.readouterr().err
+
+
+def test_evaluate_reports_a_bad_mask_as_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PIL import Image
+
+    from tests.segmentation.datasets_kit import save_palette_mask
+    from tests.standins import ColourSegmenter
+
+    (tmp_path / "images").mkdir()
+    Image.new("RGB", (8, 6), (200, 20, 20)).save(tmp_path / "images" / "a.png")
+    save_palette_mask(np.full((6, 8), 40, np.uint8), tmp_path / "masks" / "a.png")
+    monkeypatch.setattr("segmentation.cli_models.open_segmenter", lambda _args: ColourSegmenter())
+    assert cli.main(["evaluate", str(tmp_path), "--crf", "off"]) == cli.EXIT_USAGE
+    assert "labels [40] outside 0..20" in capsys.readouterr().err
+
+
+OFFLINE_PROCESS = """
+import socket, sys
+real = socket.getaddrinfo
+def offline(host, *args, **kwargs):
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise socket.gaierror(socket.EAI_NONAME, "offline")
+    return real(host, *args, **kwargs)
+socket.getaddrinfo = offline
+from bot.cli import main
+sys.argv = ["stickerbot", "make", "skimage:astronaut", "-o", "astronaut.sticker.png"]
+raise SystemExit(main())
+"""
+
+
+def test_offline_make_as_a_process_away_from_the_checkout(tmp_path: Path) -> None:
+    """The README's one command, run where no ../shared exists and no host resolves."""
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "xdg"), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env.pop("STICKERBOT_MODEL_MIRROR", None)
+    result = subprocess.run(
+        [sys.executable, "-c", OFFLINE_PROCESS],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 5, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("stickerbot: cannot download model 'deeplabv3-mnv2-voc'")
+    assert "sha256 350af47fd346ea6d74b58833a351f583ba860e9806ec5bd292ff8d8f1f249398" in last
+    assert "models/deeplabv3_mnv2_pascal_quant.tflite" in last
+    assert _files(tmp_path / "xdg") == []
+    assert list(work.iterdir()) == []

@@ -150,8 +150,8 @@ def test_deeplab_on_the_devset_in_both_layouts(
     via_voc = evaluate(segmenter, voc_layout, crf=False)
     np.testing.assert_array_equal(direct.matrix, via_voc.matrix)
     assert direct.images == 16
-    # The 0.5-width MobileNetV2 DeepLab scores ~0.5 here (README); far below means broken.
-    assert direct.miou > 0.35
+    # The 0.5-width MobileNetV2 DeepLab scores 55% here (README); far below means broken.
+    assert direct.miou > 0.45
     assert direct.pixel_accuracy > 0.85
     assert {"person", "cat", "dog"} <= set(direct.per_class())
     assert VOC_CLASSES[0] in direct.per_class()

@@ -153,10 +153,18 @@ def get_webhook_info(state: EmulatorState, params: Params) -> JSON:
 # --- commands, descriptions, name, menu button -----------------------------------------------
 
 
+def _language_code(params: Params) -> str:
+    """``language_code`` of the bot settings methods: empty (every language) or a two-letter
+    ISO 639-1 code; a region or script (``pt-br``, ``zh-hans``) is refused."""
+    language = params.opt_str("language_code") or ""
+    if language and not re.fullmatch(r"[a-z]{2}", language):
+        raise bad_request("invalid language code specified")
+    return language
+
+
 def _scope_key(params: Params) -> str:
     scope = params.opt_obj("scope", "BotCommandScope") or {"type": "default"}
-    language = params.opt_str("language_code") or ""
-    return json.dumps([scope, language], sort_keys=True)
+    return json.dumps([scope, _language_code(params)], sort_keys=True)
 
 
 @api_method("setMyCommands")

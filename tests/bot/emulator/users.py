@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import secrets
 from typing import Any
 
 from tests.bot.emulator.formatting import command_entities
@@ -18,6 +19,9 @@ from tests.bot.emulator.records import JSON, StoredMessage
 from tests.bot.emulator.state import CallbackQuery, EmulatorState, now
 
 logger = logging.getLogger(__name__)
+
+# Telegram's limit on the items of one album (media group).
+MAX_ALBUM = 10
 
 
 class UserActions:
@@ -90,6 +94,45 @@ class UserActions:
             first_name=first_name,
             chat_id=chat_id,
         )
+
+    def send_album(
+        self,
+        user_id: int,
+        photos: list[bytes],
+        *,
+        caption: str | None = None,
+        first_name: str = "Ann",
+        chat_id: int | None = None,
+    ) -> list[JSON]:
+        """The user sends 2-10 photos as one album: one message (and one Update) per photo,
+        all with the same ``media_group_id``, the caption on the first, like Telegram does.
+        Returns the Updates."""
+        if not 2 <= len(photos) <= MAX_ALBUM:
+            raise ValueError(f"an album has 2-{MAX_ALBUM} items, not {len(photos)}")
+        group_id = str(secrets.randbits(62))
+        return [
+            self._user_message(
+                user_id,
+                {
+                    "photo": make_photo(self._state.files, data),
+                    "media_group_id": group_id,
+                    **self._caption(caption if index == 0 else None),
+                },
+                first_name=first_name,
+                chat_id=chat_id,
+            )
+            for index, data in enumerate(photos)
+        ]
+
+    def set_user(self, user_id: int, *, language_code: str | None, first_name: str = "Ann") -> JSON:
+        """What Telegram tells bots about a user: ``language_code`` is the user's interface
+        language (an IETF tag such as ``ru`` or ``pt-br``), absent when unknown (None)."""
+        user = self._state.user(user_id, first_name)
+        if language_code is None:
+            user.pop("language_code", None)
+        else:
+            user["language_code"] = language_code
+        return copy.deepcopy(user)
 
     def send_document(
         self,

@@ -1,0 +1,149 @@
+"""``stickerbot make`` over a folder: files, lines, JSON lines, exit codes, ``--jobs``; and
+the predict/finish split of the pipeline it relies on."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from segmentation import cli, cli_models
+from segmentation.batch import expand, output_names
+from segmentation.options import StickerOptions
+from segmentation.pipeline import finish, make_sticker, predict
+from tests.conftest import encode
+from tests.standins import ColourSegmenter
+
+
+def _picture(red: bool, size: tuple[int, int] = (160, 120)) -> np.ndarray:
+    width, height = size
+    rgb = np.full((height, width, 3), 128, np.uint8)
+    if red:
+        yy, xx = np.mgrid[:height, :width]
+        rgb[(xx - width / 2) ** 2 + (yy - height / 2) ** 2 < (height * 0.3) ** 2] = (220, 30, 30)
+    return rgb
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    """Two good photos, one without any object, one that is not an image, one non-image file."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "a_cat.jpg").write_bytes(encode(_picture(True), "JPEG"))
+    (photos / "b_cat.png").write_bytes(encode(_picture(True, (120, 160)), "PNG"))
+    (photos / "c_empty.jpg").write_bytes(encode(_picture(False), "JPEG"))
+    (photos / "d_broken.jpg").write_bytes(b"this is text, not a photo")
+    (photos / "notes.txt").write_text("not picked up: not an image name")
+    return photos
+
+
+@pytest.fixture(autouse=True)
+def standin_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI's model is the colour stand-in (red is ``cat``): no download, no TensorFlow."""
+    monkeypatch.setattr(cli_models, "open_segmenter", lambda *_a, **_k: ColourSegmenter())
+
+
+def test_a_folder_gives_files_lines_a_summary_and_the_worst_exit_code(
+    folder: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    assert cli.main(["make", str(folder), "-o", str(out)]) == cli.EXIT_BAD_IMAGE
+    # Read from the file descriptors: the summary must not be muted with TensorFlow's noise.
+    captured = capfd.readouterr()
+    lines = captured.out.splitlines()
+    assert [line.split()[0] for line in lines] == ["made", "made", "no_object", "unreadable"]
+    assert lines[0].startswith(f"made       {folder / 'a_cat.jpg'} -> {out / 'a_cat.png'}")
+    assert "(cat, coverage" in lines[0]
+    assert "d_broken.jpg" in lines[3]
+    assert sorted(p.name for p in out.iterdir()) == ["a_cat.png", "b_cat.png"]
+    assert "made 2, no object 1, unreadable 1 (4 photos" in captured.err
+
+
+def test_no_object_alone_exits_3_and_all_good_exits_0(
+    folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good, empty = folder / "a_cat.jpg", folder / "c_empty.jpg"
+    assert cli.main(["make", str(good), str(empty), "-o", str(tmp_path / "o")]) == 3
+    assert cli.main(["make", str(good), str(folder / "b_cat.png")]) == cli.EXIT_OK
+    assert (folder / "a_cat.sticker.png").exists()  # beside the photo without -o
+    capsys.readouterr()
+
+
+def test_json_lines_parse_one_per_photo(
+    folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    cli.main(["make", str(folder), "-o", str(out), "--json"])
+    reports = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["status"] for r in reports] == ["made", "made", "no_object", "unreadable"]
+    assert reports[0]["target"] == "cat"
+    assert reports[0]["outputs"] == {"png": str(out / "a_cat.png")}
+    assert reports[0]["input"] == str(folder / "a_cat.jpg")
+    assert "error" in reports[3]
+
+
+def test_jobs_make_the_same_stickers(
+    folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert cli.main(["make", str(folder), "-o", str(one)]) == cli.EXIT_BAD_IMAGE
+    assert cli.main(["make", str(folder), "-o", str(two), "--jobs", "2"]) == cli.EXIT_BAD_IMAGE
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:4] == [line.replace(str(two), str(one)) for line in lines[4:]]
+    for name in ("a_cat.png", "b_cat.png"):
+        assert (one / name).read_bytes() == (two / name).read_bytes()
+
+
+def test_batch_usage_errors(
+    folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["make", str(folder), str(tmp_path / "missing.jpg")]) == cli.EXIT_USAGE
+    assert "missing.jpg" in capsys.readouterr().err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert cli.main(["make", str(empty)]) == cli.EXIT_USAGE
+    assert "no photos" in capsys.readouterr().err
+    assert cli.main(["make", str(folder), "--jobs", "0"]) == cli.EXIT_USAGE
+    assert cli.main(["make", str(folder), "--webp-out", "x.webp"]) == cli.EXIT_USAGE
+
+
+def test_a_misspelt_class_is_a_usage_error_with_a_suggestion(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["make", str(folder), "--class", "persn"]) == cli.EXIT_USAGE
+    assert "did you mean person?" in capsys.readouterr().err
+
+
+def test_outputs_are_named_after_their_photos() -> None:
+    names = output_names([Path("a/cat.jpg"), Path("b/cat.png"), Path("dog.webp")], Path("o"))
+    assert names == {
+        Path("a/cat.jpg"): Path("o/cat.png"),
+        Path("b/cat.png"): Path("o/cat-2.png"),
+        Path("dog.webp"): Path("o/dog.png"),
+    }
+
+
+def test_folders_expand_to_their_images_by_name(folder: Path) -> None:
+    found = expand([folder, folder / "a_cat.jpg"])
+    assert [p.name for p in found] == [
+        "a_cat.jpg",
+        "b_cat.png",
+        "c_empty.jpg",
+        "d_broken.jpg",
+        "a_cat.jpg",
+    ]
+
+
+def test_make_sticker_is_predict_then_finish() -> None:
+    data = encode(_picture(True), "PNG")
+    options = StickerOptions()
+    model = ColourSegmenter()
+    prediction = predict(data, model, options)
+    assert prediction.target == "cat"
+    assert set(prediction.timings_ms) == {"decode", "model"}
+    split = finish(prediction, options)
+    whole = make_sticker(data, model, options)
+    assert split.png == whole.png
+    assert set(split.timings_ms) == {"decode", "model", "crf", "compose", "encode", "total"}
