@@ -2,22 +2,23 @@
 
 Prints, in one run, on a fixed set of real photos (``skimage.data`` and ``../shared/fixtures``):
 
-1. the machine: CPU, vector extensions, the ceiling (large matrix product, GFLOP/s: NumPy's
-   BLAS and TensorFlow's in float32, TensorFlow's in bfloat16);
-2. ``stickerbot --help`` time; per backend, a fresh worker process's cold start to ready,
+1. the machine: CPU and vector extensions (AVX2, AVX-512, VNNI, BF16, AMX);
+2. start-up: ``stickerbot --help``; ``stickerbot make`` with a TFLite model and the bot's
+   model process, each with TensorFlow's interpreter (before) and LiteRT (after), wall time
+   and peak RSS (:mod:`bench.startup`); per backend, a fresh worker's cold start to ready,
    sequential stickers/s and peak RSS (:mod:`bench.worker`);
-3. FCN-8s at the benchmark resolution (512 x 512): FLOPs, fp32 forward time as a multiple of
-   the FLOP-bound time (FLOPs / best matmul rate), each faster precision's speed-up and its
-   argmax agreement with fp32 on the real photos (same weights: see :mod:`bench.fitted`);
+3. FCN-8s at the benchmark resolution (512 x 512) on every engine (:mod:`bench.engines`):
+   time as a multiple of the FLOP-bound time at its precision (FLOPs / best GEMM of the run
+   in fp32 or bf16), speed-up over TensorFlow fp32, argmax agreement with it on the real
+   photos (same weights: see :mod:`bench.fitted`), the issue's targets met or not;
 4. per-stage medians of :func:`segmentation.pipeline.make_sticker` (decode, model, CRF,
    compose, encode, total) with DeepLab and with FCN-8s, and post-processing (CRF + compose
    + encode) as a fraction of FCN-8s's model time;
 5. our CRF (the classes competing in the object region, shrunk when large) against the
    seed's full-image 21-label CRF on DeepLab's probabilities: speed-up and mask IoU.
 
-All figures are ratios within this run; times are the best (machine figures) or the median
-(pipeline stages) of ``--repeat`` runs, taken interleaved so that other processes on a shared
-machine disturb numerator and denominator alike.
+All figures are ratios within this run, taken interleaved so that other processes on a
+shared machine disturb numerator and denominator alike.
 
     python -m bench [--repeat N] [--precisions int8-dynamic,int8] [--work-dir DIR] [--quick]
 """
@@ -25,10 +26,8 @@ machine disturb numerator and denominator alike.
 from __future__ import annotations
 
 import argparse
-import functools
 import gc
 import io
-import json
 import os
 import statistics
 import subprocess
@@ -62,8 +61,8 @@ DEFAULT_PRECISIONS: Final = ("int8-dynamic",)
 # The fitted weights and the exports are kept here between runs (they take minutes).
 DEFAULT_WORK_DIR: Final = Path(tempfile.gettempdir()) / "stickerbot-bench"
 
-STAGES: Final = ("decode", "model", "crf", "compose", "encode", "total")
-POST_STAGES: Final = ("crf", "compose", "encode")
+STAGES: Final = ("decode", "model", "crf", "compose", "mask", "encode", "total")
+POST_STAGES: Final = ("crf", "compose", "mask", "encode")
 
 
 def photos() -> Iterator[tuple[str, bytes]]:
@@ -116,36 +115,38 @@ def main(argv: list[str] | None = None) -> int:
     deeplab.warmup()
 
     _section("machine")
-    from bench.machine import cpu_flags, cpu_name, fcn8s_flops, matmul_gflops
+    from bench.machine import cpu_flags, cpu_name, fcn8s_flops
 
     flags = cpu_flags()
+    with_bf16 = bool(flags.get("avx512_bf16") or flags.get("amx_bf16"))
     print(f"cpu: {cpu_name()}, {os.cpu_count()} logical cores")
     print("extensions: " + " ".join(f"{f}={'yes' if v else 'no'}" for f, v in flags.items()))
-    ceiling = {
-        "numpy fp32": matmul_gflops("numpy", repeat=5 * args.repeat),
-        "tensorflow fp32": matmul_gflops("tensorflow", repeat=5 * args.repeat),
-        "tensorflow bf16": matmul_gflops("tensorflow", "bfloat16", repeat=args.repeat),
-    }
-    for name, rate in ceiling.items():
-        print(f"matmul {name:<16} {rate:8.1f} GFLOP/s")
-    if not (flags.get("avx512_bf16") or flags.get("amx_bf16")):
+    print("GPU: none lent to this run (CPU figures only)")
+    if not with_bf16:
         print(
             "no AVX512-BF16/AMX: bfloat16 runs as converted float32 arithmetic (less memory "
             "traffic, no more FLOP/s), so it cannot beat the best float32 GEMM"
         )
 
-    _section("start-up")
+    _section("start-up: TFLite model before (TensorFlow's interpreter) and after (LiteRT)")
+    from bench import startup
+
     print(f"stickerbot --help: {_help_seconds(args.repeat) * 1000:.0f} ms (median)")
     photo_files = _photo_files(work, samples)
-    _report_worker("deeplab", ["--model", args.model], photo_files)
+    startup.cli_make(args.model, photo_files[0], work, args.repeat)
+    startup.model_process(args.model, photo_files[:3], args.repeat)
+    startup.worker("deeplab (all photos)", ["--model", args.model], photo_files)
 
     if not args.quick:
-        fcn = _fcn8s_sections(args, work, small, deeplab, precisions, ceiling, fcn8s_flops)
-        _report_worker(
-            "fcn8s fp32", ["--model", "fcn8s", "--weights", str(fcn["weights"])], photo_files
-        )
+        fcn = _fcn8s_sections(args, work, small, deeplab, precisions, with_bf16, fcn8s_flops)
+        _section("start-up: FCN-8s model process per backend (fitted weights)")
+        fcn_args = ["--model", "fcn8s", "--weights", str(fcn["weights"])]
+        startup.worker("fcn8s tensorflow fp32", [*fcn_args, "--backend", "tensorflow"], photo_files)
+        startup.worker("fcn8s auto fp32", fcn_args, photo_files)
+        if with_bf16:
+            startup.worker("fcn8s auto auto", [*fcn_args, "--precision", "auto"], photo_files)
         for precision in precisions:
-            _report_worker(
+            startup.worker(
                 f"fcn8s {precision}",
                 ["--model", "fcn8s", "--cache-dir", str(work), "--precision", precision],
                 photo_files,
@@ -158,9 +159,12 @@ def main(argv: list[str] | None = None) -> int:
         medians = _pipeline(samples, fcn["segmenter"], args.repeat)
         post = sum(medians[s] for s in POST_STAGES)
         print(
-            f"post-processing (crf + compose + encode) {post:.0f} ms = "
+            f"post-processing (crf + compose + mask + encode) {post:.0f} ms = "
             f"{post / medians['model']:.2f}x the model's {medians['model']:.0f} ms"
         )
+
+    _section("post-processing: now (tuned CRF, sticker-scale compose) vs before (seed, full-res)")
+    _post_processing(samples, deeplab, args.repeat)
 
     _section("CRF: ours (competing classes, object region) vs the seed's (21 labels, whole image)")
     _crf_comparison(samples, small, deeplab, args.repeat)
@@ -176,11 +180,11 @@ def _fcn8s_sections(
     small: dict[str, np.ndarray],
     deeplab: Any,
     precisions: Sequence[str],
-    ceiling: dict[str, float],
+    with_bf16: bool,
     fcn8s_flops: Callable[[int, int], dict[str, float]],
 ) -> dict[str, Any]:
+    from bench.engines import Engine, agreement, compare, verdicts
     from bench.fitted import fitted_fcn8s
-    from bench.machine import best_seconds, matmul_gflops
     from segmentation.export import FP32, INT8, export, exported_buckets
     from segmentation.fcn8s import bucket_shape, build_fcn8s
     from segmentation.segmenter import Fcn8sLiteSegmenter, Fcn8sSegmenter
@@ -222,7 +226,6 @@ def _fcn8s_sections(
             {b: have[b] for b in needed}, precision, num_threads=os.cpu_count()
         )
         lite[precision].warmup()
-    fast = {p: seg for p, seg in lite.items() if p != FP32}
 
     flops = fcn8s_flops(*square)
     total = sum(flops.values())
@@ -232,66 +235,81 @@ def _fcn8s_sections(
         + ", ".join(f"{name} {value / 1e9:.1f} G" for name, value in top)
         + ")"
     )
-    # Interleaved, best of --repeat: a burst from another process hits one sample, not all.
     photo = small.get("skimage:astronaut")
     if photo is None or photo.shape[:2] != square:
         photo = np.random.default_rng(0).integers(0, 256, (*square, 3), np.uint8)
-    rate = max(ceiling["numpy fp32"], ceiling["tensorflow fp32"])
-    engines: dict[str, Callable[[], object]] = {
-        "keras fp32": lambda: fp32.predict(photo),
+    engine_list = [
+        Engine("tensorflow fp32", FP32, fp32),
         # The same model through its plain Keras layers (no segmentation.kernels): what the
         # faster inference equivalents buy, measured in this run.
-        "keras fp32 plain layers": _plain_keras(model, photo),
-    }
+        Engine("tensorflow fp32 plain", FP32, _PlainKeras(model)),
+    ]
     for precision, seg in lite.items():
-        engines[f"tflite {precision}"] = functools.partial(seg.predict, photo)
-    times = {name: float("inf") for name in engines}
-    for _ in range(args.repeat):
-        for name, run in engines.items():
-            times[name] = min(times[name], best_seconds(run, 1))
-        rate = max(rate, matmul_gflops("numpy", repeat=2))
-    bound = total / (rate * 1e9)
-    print(f"FLOP-bound time at {rate:.0f} GFLOP/s (best matmul of the run): {bound:.2f} s")
-    print(f"{'engine':<24} {'predict s':>9} {'x bound':>8} {'vs keras fp32':>14}")
-    for name, seconds in times.items():
-        print(
-            f"{name:<24} {seconds:9.2f} {seconds / bound:7.2f}x "
-            f"{times['keras fp32'] / seconds:13.2f}x"
-        )
+        engine_list.append(Engine(f"tflite {precision}", _computes_in(precision), seg))
+    openvino = _openvino_engines(weights, with_bf16)
+    engine_list += openvino
+    times = compare(engine_list, photo, total, max(5, args.repeat), with_bf16)
 
-    if fast:
-        print("\nargmax agreement with fp32 (same weights), share of pixels per photo")
-        print(f"{'photo':<28} " + " ".join(f"{p:>13}" for p in fast))
-        agreement: dict[str, list[float]] = {p: [] for p in fast}
-        for name, rgb in small.items():
-            reference = fp32.predict(rgb).argmax(-1)
-            row = []
-            for precision, seg in fast.items():
-                agree = float((seg.predict(rgb).argmax(-1) == reference).mean())
-                agreement[precision].append(agree)
-                row.append(agree)
-            print(f"{name:<28} " + " ".join(f"{a:13.4f}" for a in row))
-        print(
-            f"{'min / median':<28} "
-            + " ".join(f"{min(v):6.4f}/{statistics.median(v):6.4f}" for v in agreement.values())
-        )
-    # The exports' interpreters hold their packed weights (GBs for fp32): free them before
-    # the pipeline runs, which measures the Keras fp32 model alone.
+    # Agreement needs every photo's bucket: TFLite fp32 is exported at the benchmark size only.
+    skipped = ("tensorflow fp32", "tensorflow fp32 plain", f"tflite {FP32}")
+    others = [e for e in engine_list if e.name not in skipped]
+    print("\nargmax agreement with TensorFlow fp32 (same weights), share of pixels per photo")
+    shares = agreement(fp32, others, small)
+    verdicts(engine_list, times, shares)
+    print(
+        "AVX2-only target (>= 1.3x TensorFlow fp32, int8 allowed): not measurable on this CPU"
+        if with_bf16
+        else "this CPU has no native bf16: the AVX2 target (>= 1.3x TensorFlow fp32) applies"
+    )
+    # The exports' interpreters and OpenVINO's compiled models hold their packed weights (GBs
+    # for fp32): free them before the pipeline runs, which measures the Keras fp32 model alone.
     lite.clear()
-    fast.clear()
+    engine_list.clear()
+    others.clear()
+    openvino.clear()
     gc.collect()
     return {"segmenter": fp32, "weights": weights}
 
 
-def _plain_keras(model: Any, photo: np.ndarray) -> Callable[[], object]:
+class _PlainKeras:
     """``model``'s softmax through its own Keras layers, as one compiled graph."""
-    import tensorflow as tf
 
-    from segmentation.fcn8s import preprocess
+    def __init__(self, model: Any) -> None:
+        import tensorflow as tf
 
-    batch = preprocess(photo[np.newaxis])
-    run = tf.function(lambda x: tf.nn.softmax(model(x, training=False), axis=-1))
-    return lambda: np.asarray(run(batch)[0])
+        def forward(batch: Any) -> Any:
+            return tf.nn.softmax(model(batch, training=False), axis=-1)
+
+        self._run = tf.function(forward)
+
+    def predict(self, rgb: np.ndarray) -> np.ndarray:
+        from segmentation.fcn8s import preprocess
+
+        return np.asarray(self._run(preprocess(rgb[np.newaxis]))[0])
+
+
+def _computes_in(precision: str) -> str:
+    """The arithmetic a TFLite export's GEMMs run in (for the FLOP bound)."""
+    return "int8" if precision.startswith("int8") else "fp32"
+
+
+def _openvino_engines(weights: Path, with_bf16: bool) -> list[Any]:
+    """OpenVINO fp32 and (where native) bf16 from the IR cached beside ``weights``."""
+    from bench.engines import Engine
+    from segmentation.backends.openvino import openvino_available
+    from segmentation.segmenter import OpenVinoFcn8sSegmenter
+
+    if not openvino_available():
+        print("openvino is not installed: pip install 'stickerbot[openvino]'")
+        return []
+    engines = []
+    for precision in ("fp32", "bf16")[: 2 if with_bf16 else 1]:
+        start = time.perf_counter()
+        segmenter = OpenVinoFcn8sSegmenter.load(weights=weights, precision=precision)
+        segmenter.warmup()
+        print(f"openvino {precision}: loaded and warmed up in {time.perf_counter() - start:.1f} s")
+        engines.append(Engine(f"openvino {precision}", segmenter.precision, segmenter))
+    return engines
 
 
 # --- processes --------------------------------------------------------------------------------
@@ -320,28 +338,6 @@ def _photo_files(work: Path, samples: Sequence[tuple[str, bytes]]) -> list[Path]
         path.write_bytes(data)
         paths.append(path)
     return paths
-
-
-def _report_worker(label: str, model_args: list[str], photo_files: Sequence[Path]) -> None:
-    """Cold start to ready, stickers/s and peak RSS of a fresh worker process."""
-    launched = time.time()
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.worker", *model_args, *map(str, photo_files)],
-        check=False,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
-    )
-    lines = result.stdout.strip().splitlines()
-    if result.returncode != 0 or not lines:
-        print(f"worker {label}: failed ({result.stderr.strip().splitlines()[-1:]})")
-        return
-    report = json.loads(lines[-1])
-    print(
-        f"worker {label:<20} cold start to ready {report['ready_at'] - launched:5.1f} s, "
-        f"{report['stickers_per_s']:5.2f} stickers/s sequential, "
-        f"peak RSS {report['peak_rss_mb']:6.0f} MiB"
-    )
 
 
 # --- pipeline ---------------------------------------------------------------------------------
@@ -425,6 +421,87 @@ def _crf_comparison(
         print(
             f"{'min':<28} {'':>8} {'':>8} {min(ratios):7.1f}x {min(ious):8.3f} "
             f"{min(two_ious):11.3f}"
+        )
+
+
+# A photo sent as a file from a 16-megapixel phone camera (4624 x 3472).
+LARGE_PHOTO: Final = (3472, 4624)
+
+
+def _post_processing(samples: Sequence[tuple[str, bytes]], segmenter: Any, repeat: int) -> None:
+    """CRF + compose + encode (PNG) of today's pipeline against the previous one
+    (:mod:`bench.legacy`), interleaved, per photo, with a 16 MP photo among them."""
+    from PIL import Image
+
+    from bench import legacy
+    from segmentation import compose
+    from segmentation.classes import class_index
+    from segmentation.errors import NoObjectFound
+    from segmentation.image import load_image, resize_longer_side
+    from segmentation.options import StickerOptions
+    from segmentation.pipeline import (
+        choose_target,
+        detected_classes,
+        photo_mask,
+        refined_probability,
+        select_object,
+    )
+
+    options = StickerOptions()
+    large = Image.fromarray(load_image(dict(samples)["skimage:astronaut"])).resize(
+        LARGE_PHOTO[::-1], Image.Resampling.BICUBIC
+    )
+    buffer = io.BytesIO()
+    large.save(buffer, format="JPEG", quality=90)
+    photos_here = [*samples, ("16 MP (astronaut, upscaled)", buffer.getvalue())]
+
+    def now(photo: np.ndarray, small: np.ndarray, probs: np.ndarray, index: int) -> float:
+        prob = select_object(
+            refined_probability(small, probs, index, options, segmenter.name), options
+        )
+        start = time.perf_counter()
+        rgba = compose.compose_sticker(photo, prob, options.outline)
+        compose_ms = (time.perf_counter() - start) * 1000
+        photo_mask(prob, *photo.shape[:2])
+        compose.encode_png(rgba)
+        return compose_ms
+
+    # "compose" is the sticker's own composition (now at the sticker's scale); "now" also
+    # holds the photo-resolution mask (Sticker.mask), which grows with the photo.
+    print(f"{'photo':<28} {'pixels':>7} {'before ms':>9} {'now ms':>8} {'ratio':>6} {'compose':>8}")
+    befores, nows = [], []
+    for name, data in photos_here:
+        photo = load_image(data, options.limits)
+        small = resize_longer_side(photo, options.inference_side)
+        probs = segmenter.predict(small)
+        try:
+            index = class_index(
+                choose_target(
+                    "auto", detected_classes(probs.argmax(-1), options.min_detected_share)
+                )
+            )
+        except NoObjectFound:
+            continue
+        before_ms, now_ms, compose_ms = [], [], []
+        for _ in range(max(1, repeat)):
+            start = time.perf_counter()
+            legacy.post_process(photo, small, probs, index)
+            before_ms.append((time.perf_counter() - start) * 1000)
+            start = time.perf_counter()
+            compose_ms.append(now(photo, small, probs, index))
+            now_ms.append((time.perf_counter() - start) * 1000)
+        before, current = statistics.median(before_ms), statistics.median(now_ms)
+        befores.append(before)
+        nows.append(current)
+        print(
+            f"{name:<28} {photo.shape[0] * photo.shape[1] / 1e6:6.1f}M {before:9.1f} "
+            f"{current:8.1f} {current / before:5.2f}x {statistics.median(compose_ms):8.1f}"
+        )
+    if befores:
+        print(
+            f"{'median over photos':<36} {statistics.median(befores):9.1f} "
+            f"{statistics.median(nows):8.1f} "
+            f"{statistics.median(nows) / statistics.median(befores):5.2f}x"
         )
 
 

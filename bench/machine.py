@@ -1,8 +1,7 @@
 """This machine's ceiling and FCN-8s's arithmetic: what "near the limit" is measured against.
 
-* :func:`matmul_gflops` -- the rate of a large matrix product (NumPy's BLAS and TensorFlow's,
-  float32; TensorFlow's bfloat16), best of several runs: the best GEMM this machine does is
-  the practical FLOP ceiling of a convolutional network on it;
+* the ceiling (the best GEMM of the run, fp32 and bf16) is probed in :mod:`bench.engines`,
+  interleaved with the engines it bounds;
 * :func:`fcn8s_flops` -- FCN-8s's multiply-adds (x2) at a given input size, layer by layer
   from :func:`segmentation.fcn8s.conv_specs`, the fixed transposed convolutions counted as
   executed (dense ``C x C`` kernels);
@@ -12,17 +11,10 @@
 from __future__ import annotations
 
 import platform
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
 import numpy as np
-
-# Side of the square matrices of the ceiling measurement: large enough that BLAS runs at its
-# peak (packing overhead < 2 %), small enough for a run of ~0.1 s, so that the best of
-# several runs dodges other processes on a shared machine.
-MATMUL_SIDE: Final = 2048
 
 # Extensions that matter for reduced precision on x86 CPUs.
 INTERESTING_FLAGS: Final = (
@@ -61,37 +53,6 @@ def cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
-
-
-def best_seconds(run: Callable[[], object], repeat: int) -> float:
-    """The shortest wall time of ``repeat`` calls (after one untimed warm-up call)."""
-    run()
-    best = float("inf")
-    for _ in range(max(1, repeat)):
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
-def matmul_gflops(engine: str, dtype: str = "float32", repeat: int = 5) -> float:
-    """GFLOP/s of a :data:`MATMUL_SIDE`-square matrix product: ``engine`` ``"numpy"`` or
-    ``"tensorflow"``; ``dtype`` ``"float32"`` or (TensorFlow only) ``"bfloat16"``."""
-    n = MATMUL_SIDE
-    flops = 2.0 * n**3
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((n, n), dtype=np.float32)
-    b = rng.standard_normal((n, n), dtype=np.float32)
-    if engine == "numpy":
-        if dtype != "float32":
-            raise ValueError("numpy matmul is measured in float32 only")
-        return flops / best_seconds(lambda: a @ b, repeat) / 1e9
-    import tensorflow as tf
-
-    ta = tf.constant(a, dtype=dtype)
-    tb = tf.constant(b, dtype=dtype)
-    product = tf.function(tf.matmul)
-    return flops / best_seconds(lambda: product(ta, tb).numpy(), repeat) / 1e9
 
 
 def fcn8s_flops(height: int, width: int) -> dict[str, float]:

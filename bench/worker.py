@@ -1,6 +1,7 @@
 """A fresh process doing what the bot's worker does: load, warm up, make stickers.
 
-``python -m bench.worker --model M [--weights W] [--cache-dir C] [--precision P] PHOTO...``
+``python -m bench.worker --model M [--weights W] [--cache-dir C] [--precision P] [--backend B]
+PHOTO...``
 prints one JSON line: the wall-clock time (``time.time()``) at which it was ready (imports,
 model load, warm-up done; the parent subtracts its launch time), the stickers/s of making
 every photo in turn, and the process's peak RSS. Run as a child of
@@ -52,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights", type=Path)
     parser.add_argument("--cache-dir", type=Path)
     parser.add_argument("--precision", default="fp32")
+    parser.add_argument("--backend", default="auto")
     parser.add_argument("photos", nargs="+", type=Path)
     args = parser.parse_args(argv)
 
@@ -61,7 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     from segmentation.segmenter import load_segmenter
 
     segmenter = load_segmenter(
-        args.model, weights=args.weights, cache_dir=args.cache_dir, precision=args.precision
+        args.model,
+        weights=args.weights,
+        cache_dir=args.cache_dir,
+        precision=args.precision,
+        backend=args.backend,
     )
     segmenter.warmup()
     ready_at = time.time()
@@ -73,7 +79,13 @@ def main(argv: list[str] | None = None) -> int:
                 make_sticker(data, segmenter, StickerOptions())
 
     rate = throughput(make_all, payloads)
-    print(json.dumps({"ready_at": ready_at, "stickers_per_s": rate, "peak_rss_mb": peak_rss_mb()}))
+    report = {
+        "ready_at": ready_at,
+        "stickers_per_s": rate,
+        "peak_rss_mb": peak_rss_mb(),
+        "backend": f"{segmenter.backend} {segmenter.precision}",
+    }
+    print(json.dumps(report))
     return 0
 
 

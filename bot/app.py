@@ -86,6 +86,7 @@ def default_segmenter_factory(settings: Settings) -> SegmenterFactory:
         progress=LineProgress(),
         num_threads=settings.MODEL_THREADS,
         precision=settings.MODEL_PRECISION,
+        backend=settings.MODEL_BACKEND,
     )
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from bot.database import Store, Table
 from segmentation.classes import AUTO
+from segmentation.options import DEFAULT_OUTLINE_STYLE as DEFAULT_STYLE
 
 TABLES = (
     Table(
@@ -18,10 +19,15 @@ CREATE TABLE IF NOT EXISTS chat_settings (
     crf INTEGER NOT NULL,
     updated_at REAL NOT NULL,
     language TEXT,                        -- chosen with /lang; NULL: Telegram's
-    telegram_language TEXT                -- the language_code last seen in the chat
+    telegram_language TEXT,               -- the language_code last seen in the chat
+    style TEXT NOT NULL DEFAULT 'stroke'  -- the outline style's name
 );
 """,
-        added=(("language", "TEXT"), ("telegram_language", "TEXT")),
+        added=(
+            ("language", "TEXT"),
+            ("telegram_language", "TEXT"),
+            ("style", "TEXT NOT NULL DEFAULT 'stroke'"),
+        ),
     ),
 )
 
@@ -34,33 +40,42 @@ class ChatSettings:
     language: str | None = None
     # The language_code Telegram last sent from this chat (what answers of queued jobs use).
     telegram_language: str | None = None
+    # The outline style's name (segmentation.options.OUTLINE_STYLES).
+    style: str = DEFAULT_STYLE
 
 
 class ChatStore(Store):
     def get(self, chat_id: int) -> ChatSettings:
         row = self._db.execute(
-            "SELECT target, crf, language, telegram_language FROM chat_settings WHERE chat_id = ?",
+            "SELECT target, crf, language, telegram_language, style FROM chat_settings "
+            "WHERE chat_id = ?",
             (chat_id,),
         ).fetchone()
         if row is None:
             return ChatSettings()
         return ChatSettings(
-            row["target"], bool(row["crf"]), row["language"], row["telegram_language"]
+            row["target"],
+            bool(row["crf"]),
+            row["language"],
+            row["telegram_language"],
+            row["style"],
         )
 
     def save(self, chat_id: int, settings: ChatSettings) -> None:
         with self._db as db:
             db.execute(
                 "INSERT INTO chat_settings (chat_id, target, crf, language, telegram_language, "
-                "updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (chat_id) DO UPDATE SET "
-                "target = excluded.target, crf = excluded.crf, language = excluded.language, "
-                "telegram_language = excluded.telegram_language, updated_at = excluded.updated_at",
+                "style, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (chat_id) DO UPDATE "
+                "SET target = excluded.target, crf = excluded.crf, language = excluded.language, "
+                "telegram_language = excluded.telegram_language, style = excluded.style, "
+                "updated_at = excluded.updated_at",
                 (
                     chat_id,
                     settings.target,
                     int(settings.crf),
                     settings.language,
                     settings.telegram_language,
+                    settings.style,
                     time.time(),
                 ),
             )

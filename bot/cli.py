@@ -92,6 +92,9 @@ def add_worker_command(subparsers: Any) -> None:
     parser.add_argument(
         "--precision", default=defaults["MODEL_PRECISION"].default, help="FCN-8s precision"
     )
+    parser.add_argument(
+        "--backend", default=defaults["MODEL_BACKEND"].default, help="as MODEL_BACKEND"
+    )
     parser.add_argument("--model-threads", type=int, default=None, metavar="N")
     parser.add_argument(
         "--concurrency", type=int, default=1, metavar="N", help="models run side by side"
@@ -152,6 +155,7 @@ def run_worker_command(args: argparse.Namespace) -> int:
         weights=weights,
         num_threads=args.model_threads,
         precision=args.precision,
+        backend=args.backend,
     )
     try:
         asyncio.run(

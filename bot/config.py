@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import unquote, urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Telegram's Bot API lets bots download files of at most 20 MB through getFile.
@@ -68,8 +75,14 @@ class Settings(BaseSettings):
     )
     MODEL_PRECISION: str = Field(
         default="fp32",
-        description="FCN-8s precision: fp32 (Keras, the most accurate) or a TFLite export made "
-        "by `stickerbot export` (float16, int8-dynamic, int8).",
+        description="Precision: fp32 (the most accurate); auto (bf16 where the CPU computes it "
+        "natively, else fp32) or bf16 with the openvino backend; or an FCN-8s TFLite export "
+        "made by `stickerbot export` (float16, int8-dynamic, int8).",
+    )
+    MODEL_BACKEND: str = Field(
+        default="auto",
+        description="Engine that runs the model: auto (the fastest installed, as `python -m "
+        "bench` measured), tensorflow, openvino or tflite (LiteRT); /stats says which runs.",
     )
     ISOLATE_MODEL: bool = Field(
         default=True,
@@ -179,13 +192,14 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("MODEL_PRECISION")
+    @field_validator("MODEL_PRECISION", "MODEL_BACKEND")
     @classmethod
-    def _precision(cls, value: str) -> str:
-        from segmentation.export import PRECISIONS
+    def _model_choice(cls, value: str, info: ValidationInfo) -> str:
+        from segmentation.segmenter import BACKENDS, PRECISIONS
 
-        if value not in PRECISIONS:
-            raise ValueError(f"expected one of {', '.join(PRECISIONS)}, got {value!r}")
+        choices = PRECISIONS if info.field_name == "MODEL_PRECISION" else BACKENDS
+        if value not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}, got {value!r}")
         return value
 
     @field_validator("TELEGRAM_API_URL")

@@ -30,8 +30,8 @@ T = TypeVar("T")
 P = ParamSpec("P")
 
 # Files written by this version carry it in ``PRAGMA user_version``; a newer file is refused.
-# 3: chat languages; 4: job leases (bot.queue).
-SCHEMA_VERSION = 4
+# 3: chat languages; 4: outline styles; 5: job leases (bot.queue).
+SCHEMA_VERSION = 5
 # Waiting for a lock beyond this means something else holds the database: fail loudly.
 BUSY_TIMEOUT_S = 5.0
 _TABLE_NAME = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)")

@@ -44,6 +44,8 @@ class ModelInfo:
     name: str
     backend: str
     device: str
+    # What the backend computes in (fp32, bf16, an export's int8...).
+    precision: str = ""
 
 
 def load(factory: SegmenterFactory) -> ModelInfo:
@@ -59,7 +61,7 @@ def load(factory: SegmenterFactory) -> ModelInfo:
     segmenter = factory()
     segmenter.warmup()
     _local.segmenter = segmenter
-    return ModelInfo(segmenter.name, segmenter.backend, segmenter.device)
+    return ModelInfo(segmenter.name, segmenter.backend, segmenter.device, segmenter.precision)
 
 
 def _exit_with(parent: multiprocessing.process.BaseProcess) -> None:
@@ -131,9 +133,10 @@ class Engine:
         loop = asyncio.get_running_loop()
         self.info = await loop.run_in_executor(self._executor, load, self._factory)
         logger.info(
-            "model %s ready (%s on %s, in a %s)",
+            "model %s ready (%s %s on %s, in a %s)",
             self.info.name,
             self.info.backend,
+            self.info.precision,
             self.info.device,
             "child process" if self._isolate else "thread",
         )

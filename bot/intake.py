@@ -9,6 +9,7 @@ from bot.jobs import Admission, Job
 from bot.journal import Journal
 from bot.stats import Stats
 from bot.worker import Worker
+from segmentation.options import DEFAULT_OUTLINE_STYLE
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ class Intake:
         file_id: str,
         target: str,
         crf: bool,
+        style: str = DEFAULT_OUTLINE_STYLE,
     ) -> Admission:
         """Record the job (before anything is said to the user), or refuse it."""
         admission = await self._journal.call(
@@ -42,6 +44,7 @@ class Intake:
             file_id=file_id,
             target=target,
             crf=crf,
+            style=style,
             queue_max=self._queue_max,
             user_max=self._user_max,
         )

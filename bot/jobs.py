@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.database import Store, Table
+from segmentation.options import DEFAULT_OUTLINE_STYLE as DEFAULT_STYLE
 
 # Finished jobs are kept this long: the "tap a class" buttons of a photo work until then.
 RETENTION_SECONDS = 7 * 24 * 3600
@@ -41,6 +42,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     file_id TEXT NOT NULL,                -- Telegram's handle of the photo (never the bytes)
     target TEXT NOT NULL,
     crf INTEGER NOT NULL,
+    style TEXT NOT NULL DEFAULT 'stroke', -- the outline style's name
     state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done', 'failed')),
     attempts INTEGER NOT NULL DEFAULT 0,
     status_message_id INTEGER,            -- our "Queued, #N" message, edited when done
@@ -54,7 +56,11 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_unfinished ON jobs (state, user_id);
 """,
-        added=(("lease_owner", "TEXT"), ("lease_until", "REAL")),
+        added=(
+            ("style", "TEXT NOT NULL DEFAULT 'stroke'"),
+            ("lease_owner", "TEXT"),
+            ("lease_until", "REAL"),
+        ),
     ),
     Table(
         """
@@ -100,6 +106,8 @@ class Job:
     attempts: int
     status_message_id: int | None
     created_at: float
+    # The outline style's name (segmentation.options.OUTLINE_STYLES).
+    style: str = DEFAULT_STYLE
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +132,7 @@ class Counts:
 
 _JOB_COLUMNS = (
     "id, chat_id, user_id, message_id, file_id, target, crf, state, attempts, "
-    "status_message_id, created_at"
+    "status_message_id, created_at, style"
 )
 _UNFINISHED = "state IN ('queued', 'running')"
 # A job a worker may claim: waiting, or running on a lease that ran out.
@@ -144,6 +152,7 @@ def _job(row: sqlite3.Row) -> Job:
         attempts=row["attempts"],
         status_message_id=row["status_message_id"],
         created_at=row["created_at"],
+        style=row["style"],
     )
 
 
@@ -163,6 +172,7 @@ class JobStore(Store):
         crf: bool,
         queue_max: int,
         user_max: int,
+        style: str = DEFAULT_STYLE,
     ) -> Admission:
         """Record a new queued job, unless the queue or the user's share of it is full."""
         db = self._db
@@ -184,10 +194,10 @@ class JobStore(Store):
                 return Admission(refused=Refusal.USER_LIMIT)
             now = time.time()
             row = db.execute(
-                "INSERT INTO jobs (chat_id, user_id, message_id, file_id, target, crf, "
-                "state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?) "
+                "INSERT INTO jobs (chat_id, user_id, message_id, file_id, target, crf, style, "
+                "state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?) "
                 f"RETURNING {_JOB_COLUMNS}",
-                (chat_id, user_id, message_id, file_id, target, int(crf), now, now),
+                (chat_id, user_id, message_id, file_id, target, int(crf), style, now, now),
             ).fetchone()
             return Admission(job=_job(row), ahead=total)
 

@@ -28,7 +28,12 @@ from bot.jobs import Job
 from bot.queue import Claim, JobQueue
 from bot.results import ErrorKind, JobResult
 from bot.stats import Stats
-from segmentation.options import ImageLimits, StickerOptions
+from segmentation.options import (
+    DEFAULT_OUTLINE_STYLE,
+    OUTLINE_STYLES,
+    ImageLimits,
+    StickerOptions,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -217,7 +222,10 @@ class Runner:
     async def _computed(self, job: Job, data: bytes) -> JobResult:
         self._observe("queue", max(0.0, time.time() - job.created_at) * 1000)
         options = StickerOptions(
-            target=job.target, crf=job.crf, limits=ImageLimits(max_bytes=self._max_bytes)
+            target=job.target,
+            crf=job.crf,
+            outline=OUTLINE_STYLES.get(job.style, OUTLINE_STYLES[DEFAULT_OUTLINE_STYLE]),
+            limits=ImageLimits(max_bytes=self._max_bytes),
         )
         action = None
         if self._working is not None:

@@ -19,6 +19,7 @@ from bot.i18n import N_, ngettext
 from bot.i18n import gettext as _
 from bot.results import ErrorKind
 from segmentation.classes import AUTO, VOC_CLASSES, aliases_of, normalise
+from segmentation.options import DEFAULT_OUTLINE_STYLE
 
 K = TypeVar("K")
 
@@ -33,6 +34,7 @@ _COMMANDS: Final[Sequence[tuple[str, str]]] = (
     ("class", N_("Which object to cut out: /class cat (or auto)")),
     ("classes", N_("The objects I can recognise")),
     ("crf", N_("Edge refinement: /crf on or /crf off")),
+    ("style", N_("The sticker's outline: white, with shadow, classic or none")),
     ("settings", N_("Your current settings")),
     ("pack", N_("Your sticker pack: its link and size")),
     ("emoji", N_("The emoji of stickers added to your pack: /emoji 😺")),
@@ -106,26 +108,38 @@ def _onoff(flag: bool) -> str:
     return _("on") if flag else _("off")
 
 
-def settings_line(target: str, crf: bool) -> str:
-    return _("Your settings: class {target}, edge refinement (CRF) {crf}.").format(
-        target=_target_name(target), crf=_onoff(crf)
+def settings_line(target: str, crf: bool, style: str = DEFAULT_OUTLINE_STYLE) -> str:
+    return (
+        _("Your settings: class {target}, edge refinement (CRF) {crf}.").format(
+            target=_target_name(target), crf=_onoff(crf)
+        )
+        + " "
+        + _("Outline: {style}.").format(style=style_name(style))
     )
 
 
-def help_text(target: str, crf: bool, max_bytes: int) -> str:
-    return _(
-        "Send me a photo and I cut out its main object as a Telegram sticker: a 512×512 "
-        "PNG (ready for @Stickers) and a preview.\n\n"
-        "Photos work; images sent as a file (JPEG, PNG or WEBP) keep every pixel and make "
-        "better stickers. Up to {size}.\n\n"
-        "/class NAME: what to cut out (cat, dog, person... or auto for the largest object)\n"
-        "/classes: everything I can recognise\n"
-        "/crf on|off: edge refinement\n"
-        "/settings: your settings\n"
-        '/pack: your sticker pack (tap "Add to my pack" under a sticker)\n'
-        "/emoji 😺: the emoji of the stickers you add next\n"
-        "/lang: the language I speak\n\n"
-    ).format(size=_mb(max_bytes)) + settings_line(target, crf)
+def help_text(target: str, crf: bool, max_bytes: int, style: str = DEFAULT_OUTLINE_STYLE) -> str:
+    return (
+        _(
+            "Send me a photo and I cut out its main object as a Telegram sticker: a 512×512 "
+            "PNG (ready for @Stickers) and a preview.\n\n"
+            "Photos work; images sent as a file (JPEG, PNG or WEBP) keep every pixel and make "
+            "better stickers. Up to {size}.\n\n"
+            "/class NAME: what to cut out (cat, dog, person... or auto for the largest object)\n"
+            "/classes: everything I can recognise\n"
+            "/crf on|off: edge refinement\n"
+            "/settings: your settings\n"
+            '/pack: your sticker pack (tap "Add to my pack" under a sticker)\n'
+            "/emoji 😺: the emoji of the stickers you add next\n"
+            "/lang: the language I speak\n\n"
+        )
+        .format(size=_mb(max_bytes))
+        .rstrip("\n")
+        + "\n"
+        + _("/style: the sticker's outline (white, with shadow, classic or none)")
+        + "\n\n"
+        + settings_line(target, crf, style)
+    )
 
 
 def _class_lines(names: Sequence[str]) -> list[str]:
@@ -169,6 +183,30 @@ def class_set(target: str) -> str:
 
 def crf_set(crf: bool) -> str:
     return _("OK: edge refinement (CRF) is {state}.").format(state=_onoff(crf))
+
+
+# --- outline style ----------------------------------------------------------------------------
+
+# The outline styles as users read them (keys: segmentation.options.OUTLINE_STYLES), in the
+# order of the /style buttons.
+STYLE_NAMES: Final[Mapping[str, str]] = {
+    "stroke": N_("white"),
+    "shadow": N_("white with shadow"),
+    "seed": N_("classic (thin light edge)"),
+    "none": N_("none"),
+}
+
+
+def style_name(style: str) -> str:
+    return _(STYLE_NAMES[style]) if style in STYLE_NAMES else style
+
+
+def style_prompt(current: str) -> str:
+    return _("Choose the sticker's outline (now: {style}):").format(style=style_name(current))
+
+
+def style_set(style: str) -> str:
+    return _("OK: outline {style}. Send a photo to see it.").format(style=style_name(style))
 
 
 # --- language -------------------------------------------------------------------------------
@@ -449,6 +487,8 @@ _SENTENCES: Final[Mapping[str, str]] = {
         "Tell me which object to cut out, e.g. /class cat, or /class auto. See /classes."
     ),
     "CRF_USAGE": N_("Use /crf on or /crf off."),
+    "STYLE_USAGE": N_("Use /style and tap a button, or /style white|shadow|classic|none."),
+    "STYLE_EXPIRED": N_("That style is not available any more: send /style again."),
     "UNKNOWN_CLASS": N_("I don't know that object. See /classes for the ones I can recognise."),
     "ADMIN_ONLY": N_("Sorry, /stats is for the bot's admins only."),
     "NOT_AN_IMAGE": N_(

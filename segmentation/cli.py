@@ -160,14 +160,18 @@ def _add_make(commands: Any) -> None:
     make.add_argument(
         "--no-crf", dest="crf", action="store_false", help="skip dense-CRF refinement"
     )
+    _add_sticker_look(make)
     from segmentation.cli_models import add_model_arguments
 
     add_model_arguments(make)
     make.add_argument("--weights", type=Path, help="FCN-8s .weights.h5 (implies FCN-8s)")
+    _add_backend(make)
     _add_precision(
         make,
-        "FCN-8s precision: fp32 (Keras, default, most accurate) or a TFLite "
-        "export made by `stickerbot export` (int8-dynamic is the fastest on CPU)",
+        "precision: fp32 (default, the most accurate); auto (bf16 where the CPU computes it "
+        "natively, else fp32) or bf16 with the openvino backend; float16/int8-dynamic/int8: "
+        "FCN-8s's TFLite exports made by `stickerbot export`",
+        choices="model",
     )
     make.add_argument(
         "--mask-out",
@@ -187,6 +191,71 @@ def _add_make(commands: Any) -> None:
         "--json", action="store_true", help="print one JSON object (one line per photo)"
     )
     make.set_defaults(handler=_run_make)
+
+
+CRF_OFF = "off"
+TUNED = "tuned"
+
+
+def _add_sticker_look(make: Any) -> None:
+    """--crf, --edge and the outline flags (names from the library, no heavy imports)."""
+    from segmentation.options import CRF_PRESETS, OUTLINE_STYLES
+
+    look = make.add_argument_group("the sticker's look")
+    look.add_argument(
+        "--crf",
+        dest="crf_preset",
+        choices=[TUNED, *CRF_PRESETS, CRF_OFF],
+        default=TUNED,
+        help="CRF parameters: tuned for the model (default), the seed post's, or off "
+        "(same as --no-crf)",
+    )
+    look.add_argument(
+        "--edge",
+        choices=("soft", "hard"),
+        default="soft",
+        help="anti-aliased edge with the object's colours (default) or the seed's binary cut",
+    )
+    look.add_argument(
+        "--style",
+        choices=list(OUTLINE_STYLES),
+        default="stroke",
+        help="outline: a white stroke outside the object (default), the seed's light band "
+        "inside the edge, or none",
+    )
+    look.add_argument(
+        "--stroke-width",
+        type=int,
+        metavar="PX",
+        help="outline width in sticker pixels (default: 10 for stroke, 5 for seed)",
+    )
+    look.add_argument(
+        "--stroke-color",
+        type=_colour,
+        metavar="#RRGGBB",
+        help="outline colour (default: white for stroke, #f8f8f8 for seed)",
+    )
+    look.add_argument("--shadow", action="store_true", help="add a soft drop shadow")
+
+
+def _colour(text: str) -> tuple[int, int, int]:
+    value = text.removeprefix("#")
+    if len(value) != 6 or any(c not in "0123456789abcdefABCDEF" for c in value):
+        raise argparse.ArgumentTypeError(f"expected a colour like #ffffff, got {text!r}")
+    return (int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16))
+
+
+def _outline_style(args: argparse.Namespace) -> Any:
+    import dataclasses
+
+    from segmentation.options import OUTLINE_STYLES
+
+    changes: dict[str, Any] = {"shadow": args.shadow}
+    if args.stroke_width is not None:
+        changes["width"] = args.stroke_width
+    if args.stroke_color is not None:
+        changes["color"] = args.stroke_color
+    return dataclasses.replace(OUTLINE_STYLES[args.style], **changes)
 
 
 def _read_input(spec: str) -> tuple[bytes, Path]:
@@ -243,7 +312,10 @@ def _make_options(args: argparse.Namespace) -> StickerOptions:
     return StickerOptions(
         # parse_class fails fast on a typo, before the model is loaded.
         target=parse_class(args.target),
-        crf=args.crf,
+        crf=args.crf and args.crf_preset != CRF_OFF,
+        crf_preset=TUNED if args.crf_preset == CRF_OFF else args.crf_preset,
+        outline=_outline_style(args),
+        soft_edge=args.edge == "soft",
         inference_side=args.inference_side or DEFAULT_INFERENCE_SIDE,
         webp=args.webp_out is not None,
     )
@@ -291,14 +363,22 @@ def _run_make(args: argparse.Namespace) -> int:
     if args.json:
         from segmentation.cli_batch import sticker_report
 
-        print(json.dumps({**sticker_report(sticker, segmenter.name), "outputs": outputs}))
+        report = {
+            **sticker_report(sticker, segmenter.name),
+            "style": args.style,
+            "backend": segmenter.backend,
+            "precision": segmenter.precision,
+            "outputs": outputs,
+        }
+        print(json.dumps(report))
     else:
         found = ", ".join(f"{n} {s:.1%}" for n, s in sticker.detected.items())
         times = ", ".join(f"{k} {v:.0f} ms" for k, v in sticker.timings_ms.items())
         print(f"detected: {found}")
         print(
             f"target:   {sticker.target} (coverage {sticker.coverage:.1%}, "
-            f"crf {'on' if sticker.crf else 'off'}, model {segmenter.name})"
+            f"crf {'on' if sticker.crf else 'off'}, model {segmenter.name} on "
+            f"{segmenter.backend} {segmenter.precision})"
         )
         print(f"timings:  {times}")
         for kind, path in outputs.items():
@@ -402,12 +482,34 @@ def _run_import(args: argparse.Namespace) -> int:
 # --- export -----------------------------------------------------------------------------------
 
 
-def _add_precision(parser: Any, text: str, *, default: str | None = "fp32") -> None:
-    """``--precision``; segmentation.export is imported for its names only (no TensorFlow)."""
-    from segmentation.export import PRECISIONS
+def _add_precision(
+    parser: Any, text: str, *, default: str | None = "fp32", choices: str = "export"
+) -> None:
+    """``--precision`` among the ``"model"`` (what a backend computes in) or ``"export"``
+    precisions; the modules are imported for their names only (no TensorFlow)."""
+    from segmentation.export import PRECISIONS as EXPORTS
+    from segmentation.segmenter import PRECISIONS
 
     parser.add_argument(
-        "--precision", choices=PRECISIONS, default=default, required=default is None, help=text
+        "--precision",
+        choices=PRECISIONS if choices == "model" else EXPORTS,
+        default=default,
+        required=default is None,
+        help=text,
+    )
+
+
+def _add_backend(parser: Any) -> None:
+    """``--backend``: the engine that runs the model (``auto``: the fastest installed)."""
+    from segmentation.segmenter import AUTO, BACKENDS
+
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=AUTO,
+        help="engine: tensorflow (Keras; tf.lite for .tflite), openvino, tflite (LiteRT), or "
+        "auto (default): the fastest installed for the model, as `python -m bench` measured; "
+        "the output says which ran",
     )
 
 

@@ -88,12 +88,17 @@ def open_segmenter(
         model, resolved_weights = resolve(args, precision=precision).load_arguments()
     with quiet_native_stderr(enabled=args.verbose == 0):
         segmenter = load_segmenter(
-            model, weights=resolved_weights, cache_dir=args.cache_dir, precision=precision
+            model,
+            weights=resolved_weights,
+            cache_dir=args.cache_dir,
+            precision=precision,
+            backend=getattr(args, "backend", "auto"),
         )
-        import tensorflow as tf
+        if "tensorflow" in sys.modules:  # a TFLite model on LiteRT never imports it
+            import tensorflow as tf
 
-        # Probing the devices now keeps CUDA's complaints (no GPU) out of the output later.
-        tf.config.list_physical_devices("GPU")
+            # Probing the devices now keeps CUDA's complaints (no GPU) out of the output later.
+            tf.config.list_physical_devices("GPU")
     return segmenter
 
 

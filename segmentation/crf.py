@@ -29,7 +29,7 @@ import pydensecrf.densecrf as dcrf
 from PIL import Image
 from pydensecrf.utils import unary_from_softmax
 
-from segmentation.options import CrfParams
+from segmentation.options import CRF_PRESETS, CrfParams
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +42,13 @@ OBJECT_THRESHOLD: Final = 0.5
 
 # The seed post's parameters (a module-level value: the dataclass is frozen, so sharing it
 # as the default argument is safe).
-DEFAULT_CRF_PARAMS: Final = CrfParams()
+DEFAULT_CRF_PARAMS: Final = CRF_PRESETS["seed"]
+
+# Named parameter presets (segmentation.options.CRF_PRESETS, where the CLI reads their
+# names without importing pydensecrf).
+SEED_PRESET: Final = "seed"
+TUNED_PRESET: Final = "tuned"
+PRESETS: Final = CRF_PRESETS
 
 # refine() runs the CRF of a region larger than this many pixels at a reduced resolution
 # (both kernels' ``sxy`` scaled with it, so they span the same part of the photo) and
@@ -50,6 +56,11 @@ DEFAULT_CRF_PARAMS: Final = CrfParams()
 # single-threaded); at 100k a 512 px photo's region is shrunk at most ~1.6x per side, which
 # measured (python -m bench) 3.5x faster than the seed's CRF at the mask IoUs it reports.
 MAX_CRF_PIXELS: Final = 100_000
+
+# Bounds of the size scaling of the kernel widths (CrfParams.size_reference): below a
+# quarter, the Gaussian kernel of a tiny object is narrower than a pixel; above 4, a photo-
+# filling object's bilateral kernel spans more than the inference image.
+SIZE_SCALE_RANGE: Final = (0.25, 4.0)
 
 # Resampling of the shrunk region: the photo with a box filter (an exact average, cheap, no
 # ringing across colour edges), the probability and the CRF's result bilinearly.
@@ -84,7 +95,9 @@ def refine(
         top, bottom, left, right = box
         target = result[top:bottom, left:right]
         unary = np.stack([target, 1.0 - target], axis=-1)
-        result[top:bottom, left:right] = _refine_region(rgb, box, unary, params, max_pixels)
+        params = _sized(params, result)
+        refined = _refine_region(rgb, box, unary, params, max_pixels)
+        result[top:bottom, left:right] = constrain(target, refined, params)
     return result
 
 
@@ -128,7 +141,44 @@ def refine_classes(
         labels.append(int(mass.argmax()))
     unary = region[..., labels]
     unary /= np.maximum(unary.sum(axis=-1, keepdims=True), PROB_EPS)
-    result[top:bottom, left:right] = _refine_region(rgb, box, unary, params, max_pixels)
+    params = _sized(params, result)
+    refined = _refine_region(rgb, box, unary, params, max_pixels)
+    network = result[top:bottom, left:right]
+    result[top:bottom, left:right] = constrain(network, refined, params)
+    return result
+
+
+def _sized(params: CrfParams, prob: npt.NDArray[np.float32]) -> CrfParams:
+    """``params`` with both kernel widths scaled to the object's size (``size_reference``)."""
+    if params.size_reference <= 0:
+        return params
+    side = math.sqrt(float(np.count_nonzero(prob > OBJECT_THRESHOLD)))
+    scale = min(max(side / params.size_reference, SIZE_SCALE_RANGE[0]), SIZE_SCALE_RANGE[1])
+    return dataclasses.replace(
+        params,
+        gaussian_sxy=params.gaussian_sxy * scale,
+        bilateral_sxy=params.bilateral_sxy * scale,
+    )
+
+
+def constrain(
+    network: npt.NDArray[np.float32], refined: npt.NDArray[np.float32], params: CrfParams
+) -> npt.NDArray[np.float32]:
+    """What the CRF may change: the refined probability in the uncertain band
+    ``1 - gate < network < gate`` and the network's outside it (``gate`` >= 1: the CRF's
+    everywhere); and the network's everywhere when that leaves the object smaller than
+    ``min_area_ratio`` of the network's (a CRF snaps edges; one that takes away a large part
+    of an object is smoothing a thin or faint object away)."""
+    result = refined
+    if params.gate < 1.0:
+        confident = (network >= params.gate) | (network <= 1.0 - params.gate)
+        result = np.where(confident, network, refined).astype(np.float32)
+    if params.min_area_ratio > 0:
+        before = np.count_nonzero(network > OBJECT_THRESHOLD)
+        after = np.count_nonzero(result > OBJECT_THRESHOLD)
+        if after < params.min_area_ratio * before:
+            logger.debug("CRF kept %d of %d object pixels: not applied", after, before)
+            return network
     return result
 
 
@@ -255,6 +305,25 @@ def _infer(
     )
     q = np.asarray(crf.inference(params.iterations), dtype=np.float32)
     return q.reshape(labels, height, width)
+
+
+def preset_names() -> tuple[str, ...]:
+    """Every name :func:`preset` accepts."""
+    return (TUNED_PRESET, *PRESETS)
+
+
+def preset(name: str, segmenter_name: str = "") -> CrfParams:
+    """The parameters of preset ``name``; ``"tuned"`` picks the one tuned for the segmenter
+    called ``segmenter_name`` (FCN-8s in any precision: "fcn8s", anything else: "deeplab",
+    the sharp-network preset). Raises ``ValueError`` on an unknown name."""
+    if name == TUNED_PRESET:
+        name = "fcn8s" if segmenter_name.startswith("fcn8s") else "deeplab"
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown CRF preset {name!r}; choose one of {', '.join(preset_names())}"
+        ) from None
 
 
 def _check_arguments(rgb: npt.NDArray[np.uint8], max_pixels: int | None) -> None:

@@ -5,7 +5,7 @@ padding: input float32 ``[1, H, W, 3]`` raw RGB (0..255), the VGG means subtract
 output float32 logits ``[1, H, W, 21]``. One file per input shape bucket
 (:data:`segmentation.fcn8s.WARMUP_BUCKETS`): XNNPACK delegates only static shapes (a
 dynamic-shape export measured 2x slower). The caller pads with the mean colour
-(:class:`segmentation.segmenter.Fcn8sLiteSegmenter`).
+(:class:`segmentation.backends.tflite.Fcn8sLiteSegmenter`).
 
 Precisions (:data:`PRECISIONS`), all run by TFLite's XNNPACK delegate on CPU:
 
@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
+
+from segmentation.backends.fcn8s_input import mean_padded as mean_padded
 
 logger = logging.getLogger(__name__)
 
@@ -78,21 +80,6 @@ def check_precision(precision: str) -> str:
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; choose one of: {', '.join(PRECISIONS)}")
     return precision
-
-
-def mean_padded(rgb: np.ndarray, height: int, width: int) -> np.ndarray:
-    """``rgb`` (``h x w x 3``) at the top left of a float32 ``[1, height, width, 3]`` canvas
-    filled with :data:`~segmentation.fcn8s.VGG_MEANS` (zero after the model's preprocessing,
-    exactly what :func:`segmentation.fcn8s.pad_to_multiple` pads with)."""
-    from segmentation.fcn8s import VGG_MEANS
-
-    h, w = rgb.shape[:2]
-    if h > height or w > width:
-        raise ValueError(f"a {h}x{w} image does not fit a {height}x{width} canvas")
-    canvas = np.empty((1, height, width, 3), np.float32)
-    canvas[...] = np.asarray(VGG_MEANS, np.float32)
-    canvas[0, :h, :w] = rgb
-    return canvas
 
 
 def default_calibration_photos(count: int = DEFAULT_CALIBRATION_PHOTOS) -> list[np.ndarray]:

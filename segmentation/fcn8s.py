@@ -39,27 +39,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from segmentation.backends.fcn8s_input import BUCKET_STEP as BUCKET_STEP
+from segmentation.backends.fcn8s_input import NETWORK_STRIDE as NETWORK_STRIDE
+from segmentation.backends.fcn8s_input import VGG_MEANS as VGG_MEANS
+from segmentation.backends.fcn8s_input import WARMUP_BUCKETS as WARMUP_BUCKETS
+from segmentation.backends.fcn8s_input import bucket_shape as bucket_shape
 from segmentation.classes import NUM_CLASSES
 from segmentation.kernels import bilinear_upsample, dense_head
-
-# Per-channel RGB means subtracted by the seed (TF-Slim's vgg_preprocessing _R/_G/_B_MEAN,
-# ImageNet's means); the network was trained on RGB minus these, in [0, 255] units.
-VGG_MEANS: Final[tuple[float, float, float]] = (123.68, 116.78, 103.94)
-
-# Five stride-2 poolings: the input sides must be multiples of 2**5 for the skips to line up.
-NETWORK_STRIDE: Final = 32
-
-# Inference pads each photo up to a "bucket": both sides rounded up to a multiple of this.
-# Few distinct shapes means every shape's kernels (oneDNN primitives, XNNPACK plans, one
-# exported TFLite file each) are prepared once, at warm-up. 128 puts a 3:2 or 4:3 photo of
-# the default 512 px inference side in 512 x 384 (3:2 wastes 12 % on padding; rounding to
-# /32 would save that but multiply the shapes by 4).
-BUCKET_STEP: Final = 128
-
-# The buckets of photos at the default 512 px inference side (landscape, portrait, square):
-# compiled/warmed at start-up and exported to TFLite. Other shapes still work (the Keras
-# graph takes any size; they are just prepared on first use).
-WARMUP_BUCKETS: Final[tuple[tuple[int, int], ...]] = ((384, 512), (512, 384), (512, 512))
 
 # Upsampling factors of the three fixed transposed convolutions: /32 -> /16 -> /8 -> /1.
 _UPSAMPLE_FACTORS: Final = {"upsample_x2_fc8": 2, "upsample_x2_fused": 2, "upsample_x8": 8}
@@ -271,15 +257,6 @@ def pad_to_multiple(
     height, width = shape[1], shape[2]
     padding = [[0, 0], [0, (-height) % multiple], [0, (-width) % multiple], [0, 0]]
     return tf.pad(batch, padding), (height, width)
-
-
-def bucket_shape(height: int, width: int, step: int = BUCKET_STEP) -> tuple[int, int]:
-    """The padded input shape of a ``height x width`` photo: each side rounded up to ``step``."""
-    if height < 1 or width < 1:
-        raise ValueError(f"empty image: {height}x{width}")
-    if step < 1 or step % NETWORK_STRIDE:
-        raise ValueError(f"bucket step must be a positive multiple of {NETWORK_STRIDE}: {step}")
-    return (-(-height // step) * step, -(-width // step) * step)
 
 
 def _infer(model: keras.Model, batch: tf.Tensor) -> tf.Tensor:

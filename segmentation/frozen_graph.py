@@ -33,6 +33,7 @@ class FrozenGraphSegmenter:
     """DeepLab's frozen inference graph (see the module)."""
 
     backend = "tf-frozen-graph"
+    precision = "fp32"
 
     def __init__(self, path: Path, *, num_classes: int = NUM_CLASSES) -> None:
         if not path.is_file():

@@ -7,6 +7,7 @@ configuration they have (CLI flags, the bot's pydantic settings, per-chat choice
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Final
 
 from segmentation.classes import AUTO
 from segmentation.limits import DEFAULT_INFERENCE_SIDE, MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS
@@ -26,16 +27,67 @@ class CrfParams:
     # side (at least ``min_margin_px``), not over the whole photo.
     margin: float = 0.25
     min_margin_px: int = 16
+    # Confidence gate: where the network's two-label probability is at least ``gate`` or at
+    # most ``1 - gate`` its answer stands; only the uncertain band between may change.
+    # 1.0 (the seed's way): every pixel may change.
+    gate: float = 1.0
+    # Area guard: when the refined object keeps fewer than this share of the network's
+    # object pixels, the network's mask is kept (0: no guard, the seed's way).
+    min_area_ratio: float = 0.0
+    # Kernel widths relative to the object: when > 0, both ``sxy`` are multiplied by
+    # sqrt(object pixels) / ``size_reference`` (clipped to crf.SIZE_SCALE_RANGE), so a
+    # small object is not smoothed away and a large one is smoothed alike. 0: widths in px.
+    size_reference: float = 0.0
+
+
+# Named CRF parameters (segmentation.crf.preset resolves "tuned" to one of them by backend).
+# "seed": the seed post's, tuned for coarse FCN-32s output. "deeplab": tuned on the dev set
+# for DeepLabV3 TFLite's sharp probabilities (``python -m bench.quality --tune``, held-out
+# figures in the README): milder pairwise weights, a confidence gate and an area guard.
+# "fcn8s": the seed's parameters, unmeasured: no real FCN-8s VOC weights exist here to tune
+# on (bench.fitted's stand-in imitates DeepLab from random features; tuning on it would tune
+# to an artefact).
+CRF_PRESETS: Final[dict[str, CrfParams]] = {
+    "seed": CrfParams(),
+    "deeplab": CrfParams(
+        gaussian_compat=1.0,
+        bilateral_compat=3.0,
+        bilateral_srgb=13.0,
+        bilateral_sxy=30.0,
+        iterations=2,
+        gate=0.9,
+        min_area_ratio=0.8,
+    ),
+    "fcn8s": CrfParams(),
+}
 
 
 @dataclass(frozen=True, slots=True)
-class ContourStyle:
-    """The light band drawn along the object's edge (seed: 5x5 erosion, grey 248)."""
+class OutlineStyle:
+    """How the sticker's edge is drawn (:mod:`segmentation.outline`; named styles in
+    ``outline.STYLES``).
 
-    # Side of the square structuring element of the erosion; the band is about width // 2
-    # pixels wide, measured on the 512 px sticker.
-    width: int = 5
-    color: tuple[int, int, int] = (248, 248, 248)
+    ``kind``: ``"stroke"`` (a band outside the object, round at corners), ``"seed"`` (the
+    seed post's band inside the edge: ``width x width`` erosion, grey 248) or ``"none"``.
+    Widths are in pixels of the 512 px sticker (2 % of its side for the stroke).
+    """
+
+    kind: str = "stroke"
+    width: int = 10
+    color: tuple[int, int, int] = (255, 255, 255)
+    # A soft drop shadow under the object and its stroke.
+    shadow: bool = False
+
+
+# Named outline styles (the CLI's --style, the bot's /style). The CLI's --shadow adds a
+# shadow to any of them; "shadow" is the stroke with its shadow, for the bot's buttons.
+OUTLINE_STYLES: Final[dict[str, OutlineStyle]] = {
+    "stroke": OutlineStyle(),
+    "shadow": OutlineStyle(shadow=True),
+    "seed": OutlineStyle(kind="seed", width=5, color=(248, 248, 248)),
+    "none": OutlineStyle(kind="none"),
+}
+DEFAULT_OUTLINE_STYLE: Final = "stroke"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +104,15 @@ class StickerOptions:
 
     target: str = AUTO
     crf: bool = True
+    # The CRF's parameters by name (segmentation.crf.PRESETS): "tuned" picks the preset
+    # tuned for the segmenter's backend, "seed" is the seed post's. ``crf_params``, when
+    # set, overrides the preset.
+    crf_preset: str = "tuned"
     inference_side: int = DEFAULT_INFERENCE_SIDE
-    crf_params: CrfParams = field(default_factory=CrfParams)
-    contour: ContourStyle = field(default_factory=ContourStyle)
+    crf_params: CrfParams | None = None
+    outline: OutlineStyle = field(default_factory=OutlineStyle)
+    # Anti-aliased alpha and decontaminated edge colours; False: the seed's binary cut.
+    soft_edge: bool = True
     limits: ImageLimits = field(default_factory=ImageLimits)
     # A class counts as detected when it covers at least this share of the photo.
     min_detected_share: float = 0.005

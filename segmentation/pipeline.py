@@ -9,10 +9,14 @@ model predicts the next photo. Stages, each timed:
    bounded inference resolution;
 2. **model** -- the :class:`~segmentation.segmenter.Segmenter` gives class probabilities;
    the detected classes and the target are read from them;
-3. **crf** -- dense CRF refines the target against the classes competing in its region;
-4. **compose** -- the soft mask is brought back to the photo's resolution, the object is
-   selected, cut out, outlined and fitted into 512x512;
-5. **encode** -- PNG (<= 512 KB) and WEBP.
+3. **crf** -- dense CRF (the preset tuned for the segmenter, or as asked) refines the target
+   against the classes competing in its region;
+4. **compose** -- the object is selected at inference resolution; only its window of the
+   photo and of the probability is resampled, once, to the sticker's scale, where the soft
+   alpha, the edge colours and the outline are made;
+5. **mask** -- the object's mask at the photo's resolution (``Sticker.mask``; the only step
+   whose time grows with the photo);
+6. **encode** -- PNG (<= 512 KB) and WEBP.
 """
 
 from __future__ import annotations
@@ -24,17 +28,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
+from PIL import Image
 
 from segmentation import compose, contour, crf
 from segmentation.classes import AUTO, BACKGROUND, VOC_CLASSES, class_index, parse_class
 from segmentation.errors import NoObjectFound
 from segmentation.image import load_image, resize_longer_side
-from segmentation.options import StickerOptions
+from segmentation.options import CrfParams, StickerOptions
 from segmentation.segmenter import Segmenter
 
 logger = logging.getLogger(__name__)
 
-STAGES = ("decode", "model", "crf", "compose", "encode")
+STAGES = ("decode", "model", "crf", "compose", "mask", "encode")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +95,8 @@ class Prediction:
     target: str
     detected: dict[str, float]
     timings_ms: dict[str, float]
+    # The segmenter's name: the CRF preset "tuned" depends on it (segmentation.crf.preset).
+    model: str = ""
 
 
 def make_sticker(
@@ -112,7 +119,7 @@ def predict(data: bytes, segmenter: Segmenter, options: StickerOptions | None = 
         probs = segmenter.predict(small)
         detected = detected_classes(probs.argmax(axis=-1), options.min_detected_share)
         target = choose_target(options.target, detected)
-    return Prediction(photo, small, probs, target, detected, timings)
+    return Prediction(photo, small, probs, target, detected, timings, segmenter.name)
 
 
 def finish(prediction: Prediction, options: StickerOptions | None = None) -> Sticker:
@@ -123,20 +130,14 @@ def finish(prediction: Prediction, options: StickerOptions | None = None) -> Sti
     target, detected = prediction.target, prediction.detected
     index = class_index(target)
     with _timed(timings, "crf"):
-        if options.crf:
-            # refine_classes computes the network's two-label map itself: not done twice.
-            prob = crf.refine_classes(small, probs, index, options.crf_params)
-            if not np.any(prob > 0.5):
-                logger.warning("CRF removed the whole %s; keeping the network's mask", target)
-                prob = crf.target_probability(probs, index)
-        else:
-            prob = crf.target_probability(probs, index)
+        prob = refined_probability(small, probs, index, options, prediction.model)
     with _timed(timings, "compose"):
-        mask = _photo_mask(prob, photo.shape[0], photo.shape[1])
-        mask = contour.select_object(mask, options.min_component_ratio, options.max_hole_ratio)
-        if not mask.any():
+        prob = select_object(prob, options)
+        if not np.any(prob > 0.5):
             raise NoObjectFound(target, detected)
-        rgba = compose.compose_sticker(photo, mask, options.contour)
+        rgba = compose.compose_sticker(photo, prob, options.outline, soft=options.soft_edge)
+    with _timed(timings, "mask"):
+        mask = photo_mask(prob, photo.shape[0], photo.shape[1])
     with _timed(timings, "encode"):
         png = compose.encode_png(rgba)
         webp = compose.encode_webp(rgba) if options.webp else None
@@ -154,17 +155,52 @@ def finish(prediction: Prediction, options: StickerOptions | None = None) -> Sti
     )
 
 
-def _photo_mask(prob: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Threshold the target probability after resizing it (smoothly) to the photo's size."""
-    if prob.shape != (height, width):
-        from PIL import Image
+def crf_params(options: StickerOptions, segmenter_name: str) -> CrfParams:
+    """The CRF parameters ``options`` ask for with this segmenter (explicit, else preset)."""
+    if options.crf_params is not None:
+        return options.crf_params
+    return crf.preset(options.crf_preset, segmenter_name)
 
-        prob = np.asarray(
-            Image.fromarray(prob.astype(np.float32)).resize(
-                (width, height), Image.Resampling.BILINEAR
-            )
-        )
-    return np.asarray(prob > 0.5)
+
+def refined_probability(
+    small: np.ndarray,
+    probs: np.ndarray,
+    index: int,
+    options: StickerOptions,
+    segmenter_name: str = "",
+) -> np.ndarray:
+    """The target's two-label probability at inference resolution, CRF-refined when
+    ``options.crf``; the network's own when the CRF would remove the whole object."""
+    network = crf.target_probability(probs, index)
+    if not options.crf:
+        return network
+    prob = crf.refine_classes(small, probs, index, crf_params(options, segmenter_name))
+    if not np.any(prob > 0.5):
+        logger.warning("CRF removed the whole %s; keeping the network's mask", VOC_CLASSES[index])
+        return network
+    return prob
+
+
+def select_object(prob: np.ndarray, options: StickerOptions) -> np.ndarray:
+    """``prob`` reduced to the object (:func:`segmentation.contour.select_object` on
+    ``prob > 0.5``): dropped pieces become 0, filled holes 1, the rest keeps its soft edge."""
+    raw = prob > 0.5
+    kept = contour.select_object(raw, options.min_component_ratio, options.max_hole_ratio)
+    result = np.where(raw & ~kept, np.float32(0), prob)
+    result[kept & ~raw] = 1.0
+    return np.asarray(result, dtype=np.float32)
+
+
+def photo_mask(prob: np.ndarray, height: int, width: int) -> np.ndarray:
+    """The object's binary mask at the photo's resolution: ``prob`` resized bilinearly, > 0.5.
+
+    Resized as 8-bit (0.5 is code 128 of 255): a quarter of float32's memory traffic on a
+    16 MP photo.
+    """
+    if prob.shape == (height, width):
+        return np.asarray(prob > 0.5)
+    codes = Image.fromarray(np.rint(np.clip(prob, 0.0, 1.0) * 255).astype(np.uint8))
+    return np.asarray(codes.resize((width, height), Image.Resampling.BILINEAR)) >= 128
 
 
 @contextmanager

@@ -20,6 +20,7 @@ class ColourSegmenter:
 
     name = "colour-standin"
     backend = "standin"
+    precision = "fp32"
     device = "CPU"
 
     def __init__(self) -> None:

@@ -28,7 +28,7 @@ class Admin:
         report = texts.stats_report(
             uptime_s=stats.uptime_s,
             model=info.name if info else "not loaded",
-            backend=info.backend if info else "-",
+            backend=f"{info.backend} {info.precision}".strip() if info else "-",
             device=info.device if info else "-",
             queue_depth=counts.queued,
             in_progress=counts.running,

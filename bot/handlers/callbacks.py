@@ -41,6 +41,7 @@ class Callbacks:
             file_id=original.file_id,
             target=choice.target,
             crf=original.crf,
+            style=original.style,
         )
         if admission.refused is not None:
             text = (

@@ -35,7 +35,9 @@ class Commands:
         assert message is not None
         assert chat is not None
         settings = await self._journal.chat_settings(chat.id)
-        await message.reply_text(texts.help_text(settings.target, settings.crf, self._max_bytes))
+        await message.reply_text(
+            texts.help_text(settings.target, settings.crf, self._max_bytes, settings.style)
+        )
 
     async def classes(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         assert update.effective_message is not None
@@ -46,7 +48,7 @@ class Commands:
         assert message is not None
         assert chat is not None
         settings = await self._journal.chat_settings(chat.id)
-        await message.reply_text(texts.settings_line(settings.target, settings.crf))
+        await message.reply_text(texts.settings_line(settings.target, settings.crf, settings.style))
 
     async def set_class(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message, chat = update.effective_message, update.effective_chat

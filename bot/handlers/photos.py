@@ -85,6 +85,7 @@ class Photos:
             file_id=file_id,
             target=settings.target,
             crf=settings.crf,
+            style=settings.style,
         )
         if admission.refused is not None and self._refusal_said(message):
             return  # an album: one "busy" or "too many" for it, not one per photo

@@ -38,6 +38,7 @@ _CHECKED: dict[str, Callable[[Any], Any]] = {
     "crf": bool,
     "attempts": int,
     "created_at": float,
+    "style": str,
 }
 
 

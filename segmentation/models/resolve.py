@@ -80,8 +80,8 @@ def resolve_model(
 ) -> ResolvedModel:
     """Resolve ``spec`` (see the module), downloading a registry model on first use.
 
-    With a ``precision`` other than fp32, FCN-8s runs from its TFLite exports, which need no
-    weights file: ``auto`` then means FCN-8s. Raises :class:`ModelUnavailable`.
+    With an export precision (float16, int8...), FCN-8s runs from its TFLite exports, which
+    need no weights file: ``auto`` then means FCN-8s. Raises :class:`ModelUnavailable`.
     """
     spec = spec.strip()
     if spec == AUTO:
@@ -91,7 +91,7 @@ def resolve_model(
         if found is None:
             return _from_path(spec, registry)
         entry = found
-    if precision != FP32 and entry.backend == KERAS_FCN8S:
+    if _from_exports(precision) and entry.backend == KERAS_FCN8S:
         return ResolvedModel(entry.name, entry.backend, installed_path(entry, cache_dir))
     path = ensure(entry, cache_dir=cache_dir, mirror=mirror, progress=progress, emit=emit)
     return ResolvedModel(entry.name, entry.backend, path)
@@ -100,13 +100,21 @@ def resolve_model(
 def _auto_entry(
     cache_dir: Path | None, precision: str, registry: tuple[ModelEntry, ...]
 ) -> ModelEntry:
-    if precision != FP32:
+    if _from_exports(precision):
         return _entry(next(name for name in AUTO_PREFERENCE if _is_fcn8s(name, registry)), registry)
     for name in AUTO_PREFERENCE:
         entry = lookup(name, registry)
         if entry is not None and is_installed(entry, cache_dir):
             return entry
     return _entry(AUTO_DOWNLOAD, registry)
+
+
+def _from_exports(precision: str) -> bool:
+    """Whether FCN-8s at ``precision`` runs from its TFLite exports (float16, int8...), not
+    from its weights (fp32, and OpenVINO's auto/bf16)."""
+    from segmentation.export import PRECISIONS
+
+    return precision in PRECISIONS and precision != FP32
 
 
 def _is_fcn8s(name: str, registry: tuple[ModelEntry, ...]) -> bool:
@@ -145,6 +153,7 @@ def open_model(
     emit: Emit | None = None,
     num_threads: int | None = None,
     precision: str = FP32,
+    backend: str = AUTO,
 ) -> Segmenter:
     """Resolve ``spec`` (downloading on first use) and load it. An explicit FCN-8s
     ``weights`` file means FCN-8s from that file. A module-level function: a
@@ -163,5 +172,10 @@ def open_model(
         )
         model, weights = resolved.load_arguments()
     return load_segmenter(
-        model, weights=weights, cache_dir=cache_dir, num_threads=num_threads, precision=precision
+        model,
+        weights=weights,
+        cache_dir=cache_dir,
+        num_threads=num_threads,
+        precision=precision,
+        backend=backend,
     )

@@ -176,3 +176,15 @@ def test_queue_url_is_redis_or_unset_and_never_echoed() -> None:
     message = problem(BOT_TOKEN=TOKEN, QUEUE_URL="http://:hunter2@q:6379")
     assert "QUEUE_URL" in message
     assert "hunter2" not in message
+
+
+def test_model_backend_is_checked_and_reaches_the_loader() -> None:
+    message = problem(BOT_TOKEN=TOKEN, MODEL_BACKEND="onnx")
+    assert "MODEL_BACKEND" in message
+    assert "openvino" in message
+    settings = load_settings(None, BOT_TOKEN=TOKEN, MODEL_BACKEND="openvino")
+
+    from bot.app import default_segmenter_factory
+
+    factory = default_segmenter_factory(settings)
+    assert factory.keywords["backend"] == "openvino"  # type: ignore[attr-defined]

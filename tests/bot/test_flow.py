@@ -137,7 +137,7 @@ async def test_stats_for_admins_only(emulator: BotApiEmulator, start_bot: StartB
     emulator.send_text(ADMIN, "/stats")
     report = (await reply(emulator, ADMIN, "Uptime")).params["text"]
     for expected in (
-        "colour-standin (standin, CPU)",
+        "colour-standin (standin fp32, CPU)",
         "Queue 0 waiting",
         "sticker 1",
         "Distinct users 1",

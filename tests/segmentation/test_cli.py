@@ -147,7 +147,8 @@ def test_make_with_real_model_writes_everything(
     assert next(iter(report["detected"])) == "cat"
     assert 0.1 < report["coverage"] < 0.9
     assert report["crf"] is True
-    assert set(report["timings_ms"]) == {"decode", "model", "crf", "compose", "encode", "total"}
+    stages = {"decode", "model", "crf", "compose", "mask", "encode", "total"}
+    assert set(report["timings_ms"]) == stages
     assert report["outputs"]["png"] == str(tmp_path / "cat.sticker.png")
 
     with Image.open(tmp_path / "cat.sticker.png") as sticker:
@@ -205,3 +206,31 @@ def test_console_script_runs_as_a_process(deeplab_model_path: Path, tmp_path: Pa
     # TensorFlow's native start-up chatter is kept from the user (shown with -v).
     assert result.stderr == ""
     assert (tmp_path / "astronaut.sticker.png").exists()
+
+
+def test_look_flags_choose_crf_preset_edge_and_outline(
+    deeplab_model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["make", "skimage:chelsea", "--model", str(deeplab_model_path), "--json"]
+    seed = tmp_path / "seed.png"
+    args = [*base, "-o", str(seed), "--crf", "seed", "--edge", "hard", "--style", "seed"]
+    assert cli.main(args) == cli.EXIT_OK
+    assert json.loads(capsys.readouterr().out)["style"] == "seed"
+    shadow = tmp_path / "shadow.png"
+    args = [*base, "-o", str(shadow), "--crf", "off", "--stroke-color", "#ff0000", "--shadow"]
+    assert cli.main(args) == cli.EXIT_OK
+    report = json.loads(capsys.readouterr().out)
+    assert report["crf"] is False
+    old = np.asarray(Image.open(seed))
+    new = np.asarray(Image.open(shadow))
+    assert set(np.unique(old[..., 3])) == {0, 255}  # the seed's binary cut
+    assert (old[..., :3][old[..., 3] == 255] == 248).all(axis=-1).any()  # its grey band
+    red = (new[..., 0] > 240) & (new[..., 1] < 20) & (new[..., 3] == 255)
+    assert red.sum() > 1000  # the red stroke
+    assert ((new[..., 3] > 0) & (new[..., 3] < 255)).any()  # soft edge and shadow
+
+
+def test_bad_colour_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["make", "skimage:chelsea", "--stroke-color", "red"])
+    assert "expected a colour like #ffffff" in capsys.readouterr().err

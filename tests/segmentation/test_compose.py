@@ -12,9 +12,11 @@ from scipy import ndimage
 from segmentation.compose import compose_sticker, encode_png, encode_webp, sticker_margin
 from segmentation.errors import StickerError
 from segmentation.limits import MAX_STICKER_PNG_BYTES, STICKER_SIDE
-from segmentation.options import ContourStyle
+from segmentation.options import OutlineStyle
+from segmentation.outline import STYLES
 
-STYLE = ContourStyle()
+# The geometry tests run the seed style with the seed's binary edge: exact 0/255 alpha.
+STYLE = STYLES["seed"]
 MARGIN = sticker_margin(STYLE)
 FLAT = (10, 120, 200)  # a photo colour that is nowhere near the contour colour
 
@@ -32,6 +34,12 @@ def _rect_mask(shape: tuple[int, int], rows: slice, cols: slice) -> np.ndarray:
     return mask
 
 
+def _hard(
+    photo: np.ndarray, mask: np.ndarray, style: OutlineStyle, side: int = STICKER_SIDE
+) -> np.ndarray:
+    return compose_sticker(photo, mask, style, side, soft=False)
+
+
 def _decode(data: bytes) -> Image.Image:
     image = Image.open(io.BytesIO(data))
     image.load()
@@ -41,14 +49,15 @@ def _decode(data: bytes) -> Image.Image:
 # --- geometry -------------------------------------------------------------------------------
 
 
-def test_margin_is_at_least_the_contour_width() -> None:
+def test_margin_is_at_least_the_outline_width() -> None:
     for width in (0, 1, 5, 12):
-        assert sticker_margin(ContourStyle(width=width)) >= width
+        assert sticker_margin(OutlineStyle(width=width)) >= width
+        assert sticker_margin(OutlineStyle(kind="seed", width=width)) >= width
 
 
 def test_a_2_to_1_object_fills_the_width_and_half_the_height(chelsea: np.ndarray) -> None:
     mask = _rect_mask(chelsea.shape[:2], slice(100, 150), slice(100, 200))  # 100 x 50
-    sticker = compose_sticker(chelsea, mask, STYLE)
+    sticker = _hard(chelsea, mask, STYLE)
 
     assert sticker.shape == (STICKER_SIDE, STICKER_SIDE, 4)
     assert sticker.dtype == np.uint8
@@ -74,7 +83,7 @@ def test_a_2_to_1_object_fills_the_width_and_half_the_height(chelsea: np.ndarray
 
 def test_a_tall_object_fills_the_height(astronaut: np.ndarray) -> None:
     mask = _rect_mask(astronaut.shape[:2], slice(10, 310), slice(200, 300))  # 100 x 300
-    top, bottom, left, right = _opaque_box(compose_sticker(astronaut, mask, STYLE))
+    top, bottom, left, right = _opaque_box(_hard(astronaut, mask, STYLE))
     assert (top, bottom) == (MARGIN, STICKER_SIDE - MARGIN)
     assert abs((right - left) - (STICKER_SIDE - 2 * MARGIN) / 3) <= 1
 
@@ -87,7 +96,7 @@ def test_alpha_follows_the_scaled_mask(chelsea: np.ndarray) -> None:
     mask = ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 < 1
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
 
-    sticker = compose_sticker(chelsea, mask, STYLE)
+    sticker = _hard(chelsea, mask, STYLE)
 
     scale = (STICKER_SIDE - 2 * MARGIN) / (cols[-1] + 1 - cols[0])  # the wider side
     out_h = round((rows[-1] + 1 - rows[0]) * scale + 2 * MARGIN)
@@ -109,7 +118,7 @@ def test_alpha_follows_the_scaled_mask(chelsea: np.ndarray) -> None:
 
 def test_transparent_pixels_are_all_zero(chelsea: np.ndarray) -> None:
     mask = _rect_mask(chelsea.shape[:2], slice(30, 200), slice(150, 300))
-    sticker = compose_sticker(chelsea, mask, STYLE)
+    sticker = _hard(chelsea, mask, STYLE)
     transparent = sticker[..., 3] == 0
     assert transparent.any()
     assert not sticker[transparent].any()
@@ -120,9 +129,9 @@ def test_band_is_painted_on_the_edge_and_the_inside_keeps_the_photo() -> None:
     photo[:] = FLAT
     yy, xx = np.mgrid[:200, :300]
     mask = (yy - 100) ** 2 + (xx - 150) ** 2 < 70**2
-    style = ContourStyle(width=9, color=(250, 240, 230))
+    style = OutlineStyle(kind="seed", width=9, color=(250, 240, 230))
 
-    sticker = compose_sticker(photo, mask, style)
+    sticker = _hard(photo, mask, style)
 
     opaque = sticker[..., 3] == 255
     painted = (sticker[..., :3] == style.color).all(axis=-1)
@@ -138,10 +147,10 @@ def test_band_is_painted_on_the_edge_and_the_inside_keeps_the_photo() -> None:
 
 def test_object_touching_the_photo_border_stays_inside_the_canvas(chelsea: np.ndarray) -> None:
     mask = _rect_mask(chelsea.shape[:2], slice(0, 200), slice(0, 120))  # top-left corner
-    style = ContourStyle(width=7, color=(255, 0, 255))
+    style = OutlineStyle(kind="seed", width=7, color=(255, 0, 255))
     margin = sticker_margin(style)
 
-    sticker = compose_sticker(chelsea, mask, style)
+    sticker = _hard(chelsea, mask, style)
 
     alpha = sticker[..., 3]
     for edge in (alpha[:margin], alpha[-margin:], alpha[:, :margin], alpha[:, -margin:]):
@@ -158,7 +167,7 @@ def test_no_dark_fringe_where_the_object_meets_the_photo_border() -> None:
     photo[:] = FLAT
     mask = _rect_mask((60, 80), slice(10, 50), slice(0, 40))  # cut by the left border
 
-    sticker = compose_sticker(photo, mask, STYLE)  # upscaled about 12x
+    sticker = _hard(photo, mask, STYLE)  # upscaled about 12x
 
     opaque = sticker[..., 3] == 255
     inside = opaque & ~(sticker[..., :3] == STYLE.color).all(axis=-1)
@@ -167,23 +176,23 @@ def test_no_dark_fringe_where_the_object_meets_the_photo_border() -> None:
 
 def test_a_tiny_object_is_scaled_up(chelsea: np.ndarray) -> None:
     mask = _rect_mask(chelsea.shape[:2], slice(100, 104), slice(50, 58))  # 8 x 4
-    top, bottom, left, right = _opaque_box(compose_sticker(chelsea, mask, STYLE))
+    top, bottom, left, right = _opaque_box(_hard(chelsea, mask, STYLE))
     assert (left, right) == (MARGIN, STICKER_SIDE - MARGIN)
     assert abs((bottom - top) - (STICKER_SIDE - 2 * MARGIN) / 2) <= 1
 
 
 def test_custom_side(chelsea: np.ndarray) -> None:
     mask = _rect_mask(chelsea.shape[:2], slice(100, 150), slice(100, 200))
-    sticker = compose_sticker(chelsea, mask, STYLE, side=100)
+    sticker = _hard(chelsea, mask, STYLE, side=100)
     assert sticker.shape == (100, 100, 4)
     assert _opaque_box(sticker)[2:] == (MARGIN, 100 - MARGIN)
 
 
 def test_empty_or_mismatched_masks_are_refused(chelsea: np.ndarray) -> None:
     with pytest.raises(ValueError, match="empty"):
-        compose_sticker(chelsea, np.zeros(chelsea.shape[:2], dtype=bool), STYLE)
+        _hard(chelsea, np.zeros(chelsea.shape[:2], dtype=bool), STYLE)
     with pytest.raises(ValueError, match="shape"):
-        compose_sticker(chelsea, np.ones((10, 10), dtype=bool), STYLE)
+        _hard(chelsea, np.ones((10, 10, 3), dtype=bool), STYLE)
 
 
 # --- encoding -------------------------------------------------------------------------------

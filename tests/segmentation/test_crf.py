@@ -332,3 +332,60 @@ def test_refine_classes_agrees_with_the_seeds_crf_on_a_rider_and_bicycle(
     person = 15
     seed = refine_full(rgb, probs) == person
     assert _iou(refine_classes(rgb, probs, person) > 0.5, seed) >= 0.97
+
+
+# --- presets, confidence gate, area guard -----------------------------------------------------
+
+
+def test_presets_by_name_and_backend() -> None:
+    from segmentation import crf
+
+    assert crf.preset("seed") == CrfParams()
+    assert crf.preset("tuned", "deeplabv3_mnv2_pascal_quant.tflite") == crf.PRESETS["deeplab"]
+    assert crf.preset("tuned", "fcn8s-int8-dynamic") == crf.PRESETS["fcn8s"]
+    assert crf.PRESETS["deeplab"] != crf.PRESETS["seed"]
+    assert set(crf.preset_names()) >= {"tuned", "seed", "deeplab", "fcn8s"}
+    with pytest.raises(ValueError, match="'nope'"):
+        crf.preset("nope")
+
+
+def test_constrain_keeps_confident_pixels_and_lets_the_uncertain_band_change() -> None:
+    from segmentation.crf import constrain
+
+    network = np.array([[0.99, 0.6, 0.4, 0.01]], np.float32)
+    refined = np.array([[0.0, 0.0, 1.0, 1.0]], np.float32)
+    gated = constrain(network, refined, CrfParams(gate=0.9))
+    np.testing.assert_allclose(gated, [[0.99, 0.0, 1.0, 0.01]], rtol=1e-6)
+    np.testing.assert_array_equal(constrain(network, refined, CrfParams()), refined)
+
+
+def test_constrain_refuses_a_crf_that_takes_most_of_the_object() -> None:
+    from segmentation.crf import constrain
+
+    network = np.zeros((10, 10), np.float32)
+    network[2:8, 2:8] = 0.8  # 36 px
+    shrunk = np.zeros_like(network)
+    shrunk[3:7, 3:7] = 0.9  # 16 px: less than 80 %
+    guarded = CrfParams(min_area_ratio=0.8)
+    np.testing.assert_array_equal(constrain(network, shrunk, guarded), network)
+    snapped = network.copy()
+    snapped[2, 2:8] = 0.1  # 30 px: a snapped edge is fine
+    np.testing.assert_array_equal(constrain(network, snapped, guarded), snapped)
+
+
+def test_the_tuned_preset_never_removes_a_faint_thin_object() -> None:
+    """The seed's strong smoothing erases a thin, faint object; the tuned preset's area
+    guard keeps the network's instead."""
+    from segmentation import crf
+
+    rng = np.random.default_rng(3)
+    rgb = rng.integers(90, 140, (80, 120, 3), dtype=np.uint8)
+    probs = np.zeros((80, 120, 2), np.float32)
+    probs[..., 0] = 0.9
+    probs[38:42, 10:110, 0] = 0.35  # a 4 px line the network is not too sure of
+    probs[..., 1] = 1.0 - probs[..., 0]
+    seed = crf.refine_classes(rgb, probs, 1, crf.preset("seed"))
+    tuned = crf.refine_classes(rgb, probs, 1, crf.preset("tuned"))
+    network = crf.target_probability(probs, 1) > 0.5
+    assert (seed > 0.5).sum() < 0.8 * network.sum()  # what the guard is for
+    assert (tuned > 0.5).sum() >= 0.8 * network.sum()

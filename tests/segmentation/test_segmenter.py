@@ -13,14 +13,15 @@ from segmentation.errors import ModelUnavailable
 from segmentation.segmenter import (
     Segmenter,
     TFLiteSegmenter,
+    choose_backend,
     labels_to_probabilities,
     load_segmenter,
     quantized_softmax,
     softmax,
 )
+from tests.segmentation.tflite_models import bright_is_cat_model, bright_square_photo
 
 CAT = class_index("cat")
-SIDE = 64
 
 
 def test_softmax_is_a_distribution() -> None:
@@ -69,49 +70,21 @@ def test_labels_become_soft_probabilities() -> None:
     assert 0.2 < probs[50, 30, CAT] < 0.7
 
 
-def _bright_is_cat_model(tmp_path: Path, output: str) -> Path:
-    """A tiny TFLite model: a pixel whose red channel is bright is 'cat', else background.
-
-    ``output`` is ``"logits"`` ([1,H,W,21] float), ``"quantized"`` ([1,H,W,21] uint8 scores)
-    or ``"labels"`` ([1,H,W] int, computed without any 21-channel tensor in the graph).
-    """
-    import tensorflow as tf
-
-    class Model(tf.Module):
-        @tf.function(input_signature=[tf.TensorSpec([1, SIDE, SIDE, 3], tf.uint8)])
-        def __call__(self, image: tf.Tensor) -> tf.Tensor:
-            red = tf.cast(image[..., 0], tf.float32) / 255.0
-            if output == "labels":
-                return tf.cast(red > 0.5, tf.int64) * CAT
-            score = (red - 0.5) * 20.0
-            onehot_cat = tf.one_hot(CAT, NUM_CLASSES)
-            onehot_bg = tf.one_hot(0, NUM_CLASSES)
-            logits = score[..., None] * onehot_cat - score[..., None] * onehot_bg
-            if output == "quantized":
-                return tf.cast(tf.clip_by_value(logits * 4.0 + 128.0, 0.0, 255.0), tf.uint8)
-            return logits
-
-    module = Model()
-    converter = tf.lite.TFLiteConverter.from_concrete_functions(
-        [module.__call__.get_concrete_function()], module
-    )
-    path = tmp_path / f"{output}.tflite"
-    path.write_bytes(converter.convert())
-    return path
-
-
-def _photo() -> np.ndarray:
-    rgb = np.zeros((48, 80, 3), np.uint8)  # not the model's size: resized and padded
-    rgb[10:40, 20:60, 0] = 255
-    return rgb
-
-
+@pytest.mark.parametrize("backend", ["tflite", "tensorflow", "openvino"])
 @pytest.mark.parametrize("output", ["logits", "labels", "quantized"])
-def test_tflite_backend_maps_any_output_kind_to_probabilities(tmp_path: Path, output: str) -> None:
-    segmenter = load_segmenter(str(_bright_is_cat_model(tmp_path, output)), num_threads=1)
+def test_tflite_models_map_any_output_kind_to_probabilities(
+    tmp_path: Path, output: str, backend: str
+) -> None:
+    """LiteRT (the default), TensorFlow's interpreter and OpenVINO read the same files."""
+    if backend == "openvino":
+        pytest.importorskip("openvino", reason="the openvino extra is not installed")
+    model = str(bright_is_cat_model(tmp_path, output))
+    segmenter = load_segmenter(model, num_threads=1, backend=backend)
     assert isinstance(segmenter, Segmenter)
-    assert segmenter.backend == "tflite"
-    rgb = _photo()
+    assert segmenter.backend == backend
+    if backend == "tflite":
+        assert load_segmenter(model, num_threads=1).backend == "tflite"  # what auto picks
+    rgb = bright_square_photo()
     probs = segmenter.predict(rgb)
     assert probs.shape == (48, 80, NUM_CLASSES)
     assert probs.dtype == np.float32
@@ -145,3 +118,36 @@ def test_deeplab_finds_the_person(deeplab_model_path: Path, astronaut: np.ndarra
     assert (labels == person).mean() > 0.25
     assert labels[100, 110] == person  # her face
     assert labels[10, 10] == 0
+
+
+@pytest.mark.parametrize(
+    ("model", "backend", "precision", "chosen"),
+    [
+        ("fcn8s", "auto", "fp32", "openvino"),  # faster than TensorFlow at fp32 (bench)
+        ("fcn8s", "auto", "auto", "openvino"),
+        ("fcn8s", "auto", "int8-dynamic", "tflite"),  # the TFLite exports
+        ("m.tflite", "auto", "fp32", "tflite"),  # LiteRT: fastest and smallest
+        ("m.tflite", "auto", "auto", "tflite"),  # at its own precision
+        ("m.tflite", "auto", "bf16", "openvino"),
+        ("fcn8s", "tensorflow", "fp32", "tensorflow"),
+    ],
+)
+def test_auto_backend_is_what_the_benchmark_found_fastest(
+    model: str, backend: str, precision: str, chosen: str
+) -> None:
+    pytest.importorskip("openvino", reason="the openvino extra is not installed")
+    assert choose_backend(model, backend, precision) == chosen
+
+
+def test_without_openvino_auto_runs_fcn8s_in_tensorflow(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("segmentation.segmenter.openvino_available", lambda: False)
+    assert choose_backend("fcn8s", "auto", "fp32") == "tensorflow"
+    with pytest.raises(ModelUnavailable, match="'bf16' needs the openvino backend"):
+        load_segmenter("fcn8s", precision="bf16")
+
+
+def test_unknown_backend_or_precision_is_refused() -> None:
+    with pytest.raises(ModelUnavailable, match="unknown backend 'onnx'"):
+        load_segmenter("fcn8s", backend="onnx")
+    with pytest.raises(ModelUnavailable, match="unknown precision 'fp64'"):
+        load_segmenter("fcn8s", precision="fp64")

@@ -1,0 +1,410 @@
+"""Cut-out quality on real photos with ground truth: ``python -m bench.quality``.
+
+Objects: every VOC class covering at least :data:`MIN_OBJECT_SHARE` of a photo of
+``../shared/devset`` (photos + VOC index masks, 255 void) and of ``../shared/fixtures``.
+Each is cut out with the pipeline's own stages (:func:`segmentation.pipeline
+.refined_probability`, ``select_object``, ``photo_mask``; the class is the target) and scored
+at the photo's resolution against the true mask, void excluded:
+
+* mask IoU, boundary F at 2 px (DAVIS), Boundary IoU (Cheng et al. 2021, band 2 % of the
+  diagonal), for the CRF off, the seed's parameters and the tuned preset (columns);
+* the alpha's SAD and MSE against the true coverage (the true mask area-averaged over
+  :data:`ALPHA_FACTOR` x :data:`ALPHA_FACTOR` blocks, so each alpha pixel covers several true
+  pixels), with the edge step called at that scale: the seed's binary cut ("hard") and the
+  soft, anti-aliased alpha ("soft"); over all valid pixels, over the Boundary IoU band
+  around the true edge, and over the pixels the true edge crosses (true coverage strictly
+  between 0 and 1: where smoothness rather than the edge's placement decides).
+
+``--tune`` searches CRF parameters with 2-fold cross-validation over photos (tune on one
+half, report the other, swap), so every reported object was scored with parameters chosen
+without it. It prints the per-fold choice, the held-out figures, and the parameters best on
+all photos (the candidate for ``segmentation.crf.PRESETS``).
+
+Prints the CPU it ran on and a table; writes everything as JSON (``--json``).
+
+    python -m bench.quality [--model M.tflite] [--json out.json] [--tune]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import itertools
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+DEFAULT_MODEL = SHARED / "models" / "deeplabv3_mnv2_pascal_quant.tflite"
+
+# A class is an object of the photo when it covers at least this share of it.
+MIN_OBJECT_SHARE: Final = 0.01
+# The alpha is made and compared at 1/ALPHA_FACTOR of the photo's resolution.
+ALPHA_FACTOR: Final = 2
+# Tuning objective: mean IoU gain minus this weight times the mean loss beyond the allowed
+# drop, so a gain bought by hurting one object is not a gain.
+HARM_WEIGHT: Final = 3.0
+ALLOWED_DROP: Final = 0.03
+
+COLUMNS: Final = ("off", "seed", "tuned")
+EDGES: Final = ("hard", "soft")
+
+# The search space of --tune (every combination). The CRF runs once per combination of
+# TUNE_GRID; the constraints of TUNE_CONSTRAINTS (confidence gate, area guard) are applied
+# to its result afterwards (segmentation.crf.constrain, exactly what refine_classes does).
+TUNE_GRID: Final[dict[str, Sequence[float]]] = {
+    "gaussian_compat": (1.0, 3.0),
+    "bilateral_compat": (3.0, 5.0),
+    "bilateral_sxy": (30.0, 50.0),
+    "iterations": (2, 5, 10),
+}
+TUNE_CONSTRAINTS: Final[dict[str, Sequence[float]]] = {
+    "gate": (0.9, 1.0),
+    "min_area_ratio": (0.0, 0.8, 0.9),
+}
+
+
+@dataclass(frozen=True)
+class Photo:
+    name: str
+    data: bytes
+    # VOC index mask at the photo's resolution, 255 void.
+    labels: np.ndarray
+
+
+@dataclass
+class Item:
+    """One object prepared for scoring: everything the CRF variants need."""
+
+    photo: str
+    cls: int
+    small: np.ndarray
+    probs: np.ndarray
+    truth: np.ndarray
+    void: np.ndarray
+    shape: tuple[int, int]
+
+
+def photos(shared: Path = SHARED) -> Iterator[Photo]:
+    """The dev set's pairs, then the fixtures' (each with its labels as VOC indices)."""
+    from PIL import Image
+
+    devset = shared / "devset"
+    for image in sorted((devset / "images").glob("*")):
+        mask = devset / "masks" / f"{image.stem}.png"
+        if mask.exists():
+            yield Photo(image.stem, image.read_bytes(), np.asarray(Image.open(mask)))
+    fixtures = shared / "fixtures"
+    cat = fixtures / "seed_cat"
+    if (cat / "cat_annotation.png").exists():
+        truth = np.asarray(Image.open(cat / "cat_annotation.png"))[..., 0] > 0
+        yield Photo("fixture_cat", (cat / "cat.jpg").read_bytes(), np.where(truth, 8, 0))
+    dog = fixtures / "pet_dog"
+    if (dog / "trimap.bmp").exists():
+        trimap = np.asarray(Image.open(dog / "trimap.bmp"))  # 0 dog, 1 background, 2 unsure
+        labels = np.select([trimap == 0, trimap == 2], [12, 255], 0)
+        yield Photo("fixture_dog", (dog / "image.bmp").read_bytes(), labels)
+    voc = fixtures / "voc_2007_000129"
+    if (voc / "label.png").exists():
+        labels = np.asarray(Image.open(voc / "label.png"))
+        yield Photo("fixture_voc_2007_000129", (voc / "image.jpg").read_bytes(), labels)
+
+
+def prepare(photo_list: Sequence[Photo], segmenter: Any) -> list[Item]:
+    """Run the network once per photo; one :class:`Item` per object."""
+    from segmentation.image import load_image, resize_longer_side
+    from segmentation.options import StickerOptions
+
+    side = StickerOptions().inference_side
+    items = []
+    for photo in photo_list:
+        rgb = load_image(photo.data)
+        if rgb.shape[:2] != photo.labels.shape:
+            raise ValueError(f"{photo.name}: mask {photo.labels.shape} vs photo {rgb.shape}")
+        small = resize_longer_side(rgb, side)
+        probs = segmenter.predict(small)
+        counts = np.bincount(photo.labels.ravel(), minlength=256)
+        for cls in range(1, 21):
+            if counts[cls] >= MIN_OBJECT_SHARE * photo.labels.size:
+                items.append(
+                    Item(
+                        photo.name,
+                        cls,
+                        small,
+                        probs,
+                        photo.labels == cls,
+                        photo.labels == 255,
+                        (rgb.shape[0], rgb.shape[1]),
+                    )
+                )
+    return items
+
+
+def object_probability(item: Item, params: Any) -> np.ndarray:
+    """The selected object's probability at inference resolution (``params`` None: no CRF)."""
+    from segmentation.options import StickerOptions
+    from segmentation.pipeline import refined_probability
+
+    options = StickerOptions(crf=params is not None, crf_params=params)
+    return _select(item, refined_probability(item.small, item.probs, item.cls, options))
+
+
+def mask_scores(item: Item, prob: np.ndarray) -> dict[str, float]:
+    from segmentation import metrics
+    from segmentation.pipeline import photo_mask
+
+    mask = photo_mask(prob, *item.shape)
+    return {
+        "iou": metrics.mask_iou(mask, item.truth, item.void),
+        "bf2": metrics.boundary_f(mask, item.truth, item.void),
+        "biou": metrics.boundary_iou(mask, item.truth, item.void),
+    }
+
+
+def alpha_scores(item: Item, prob: np.ndarray) -> dict[str, float]:
+    """SAD / MSE of the hard and the soft alpha, made at 1/ALPHA_FACTOR of the photo."""
+    from segmentation import alpha, metrics
+
+    truth, valid = metrics.coverage_alpha(item.truth, ALPHA_FACTOR, item.void)
+    height, width = truth.shape
+    # The photo's crop to a multiple of the factor, in probability pixels.
+    box = (
+        0.0,
+        0.0,
+        width * ALPHA_FACTOR * prob.shape[1] / item.shape[1],
+        height * ALPHA_FACTOR * prob.shape[0] / item.shape[0],
+    )
+    band = metrics.boundary_band(truth > 0.5, metrics.band_width(truth.shape))
+    band |= metrics.boundary_band(truth <= 0.5, metrics.band_width(truth.shape))
+    scores = {}
+    for edge, make in (("hard", alpha.hard_alpha), ("soft", alpha.soft_alpha)):
+        a = make(prob, (width, height), box)
+        everywhere = metrics.alpha_errors(a, truth, valid)
+        near = metrics.alpha_errors(a, truth, valid & band)
+        # The pixels the true edge crosses: where smoothness, not placement, decides.
+        crossed = metrics.alpha_errors(a, truth, valid & (truth > 0) & (truth < 1))
+        scores[f"{edge}_sad"] = everywhere.sad / 1000.0
+        scores[f"{edge}_mse"] = everywhere.mse
+        scores[f"{edge}_band_sad"] = near.sad / 1000.0
+        scores[f"{edge}_band_mse"] = near.mse
+        scores[f"{edge}_edge_sad"] = crossed.sad / 1000.0
+        scores[f"{edge}_edge_mse"] = crossed.mse
+    return scores
+
+
+def column_params(name: str, segmenter_name: str) -> Any:
+    from segmentation import crf
+
+    return None if name == "off" else crf.preset(name, segmenter_name)
+
+
+def evaluate(items: Sequence[Item], segmenter_name: str) -> list[dict[str, Any]]:
+    rows = []
+    for item in items:
+        row: dict[str, Any] = {"photo": item.photo, "class": _class_name(item.cls)}
+        for column in COLUMNS:
+            prob = object_probability(item, column_params(column, segmenter_name))
+            scores = {**mask_scores(item, prob), **alpha_scores(item, prob)}
+            row.update({f"{column}_{key}": value for key, value in scores.items()})
+        rows.append(row)
+        print(
+            f"{item.photo:<26} {row['class']:<12} "
+            + " ".join(f"{row[f'{c}_iou']:.3f}" for c in COLUMNS),
+            flush=True,
+        )
+    return rows
+
+
+def print_table(rows: Sequence[dict[str, Any]]) -> dict[str, float]:
+    """The per-object table and the means; returns the means."""
+    keys = [k for k in rows[0] if k not in ("photo", "class")]
+    means = {k: float(np.mean([r[k] for r in rows])) for k in keys}
+    print(f"\nmask IoU / boundary F@2px / Boundary IoU per object (CRF: {', '.join(COLUMNS)})")
+    header = " ".join(f"{c + ' ' + m:>11}" for m in ("IoU", "BF", "BIoU") for c in COLUMNS)
+    print(f"{'photo':<26} {'class':<12} {header}")
+    for row in [*rows, {"photo": "mean", "class": f"({len(rows)} objects)", **means}]:
+        cells = " ".join(
+            f"{row[f'{c}_{m}']:11.3f}" for m in ("iou", "bf2", "biou") for c in COLUMNS
+        )
+        print(f"{row['photo']:<26} {row['class']:<12} {cells}")
+    deltas = [r["tuned_iou"] - r["off_iou"] for r in rows]
+    seed_deltas = [r["seed_iou"] - r["off_iou"] for r in rows]
+    print(
+        f"\nIoU vs CRF off: seed {np.mean(seed_deltas):+.4f} (worst {min(seed_deltas):+.3f}, "
+        f"{sum(d < -ALLOWED_DROP for d in seed_deltas)} objects below -{ALLOWED_DROP}); "
+        f"tuned {np.mean(deltas):+.4f} (worst {min(deltas):+.3f}, "
+        f"{sum(d < -ALLOWED_DROP for d in deltas)} below -{ALLOWED_DROP})"
+    )
+    print(f"\nalpha vs true coverage at 1/{ALPHA_FACTOR} resolution, means over objects")
+    print(
+        f"{'CRF':<8} {'edge':<6} {'SAD/1000':>9} {'MSE':>8} {'band SAD':>9} {'band MSE':>9} "
+        f"{'edge SAD':>9} {'edge MSE':>9}"
+    )
+    for column in COLUMNS:
+        for edge in EDGES:
+            p = f"{column}_{edge}"
+            print(
+                f"{column:<8} {edge:<6} {means[p + '_sad']:9.3f} {means[p + '_mse']:8.4f} "
+                f"{means[p + '_band_sad']:9.3f} {means[p + '_band_mse']:9.4f} "
+                f"{means[p + '_edge_sad']:9.3f} {means[p + '_edge_mse']:9.4f}"
+            )
+    today, new = "seed_hard", "tuned_soft"
+    for metric in ("sad", "mse", "band_sad", "band_mse", "edge_sad", "edge_mse"):
+        change = means[f"{new}_{metric}"] / means[f"{today}_{metric}"] - 1.0
+        print(f"{metric}: tuned CRF + soft edge vs today (seed CRF + hard edge) {change:+.1%}")
+    print(
+        f"boundary F@2px: today {means['seed_bf2']:.3f}, tuned {means['tuned_bf2']:.3f} "
+        "(the soft alpha thresholded at 0.5 is the same mask)"
+    )
+    return means
+
+
+# --- tuning -----------------------------------------------------------------------------------
+
+
+def grid(space: dict[str, Sequence[float]]) -> list[dict[str, float]]:
+    names = list(space)
+    return [
+        dict(zip(names, values, strict=True))
+        for values in itertools.product(*(space[n] for n in names))
+    ]
+
+
+def tuning_deltas(items: Sequence[Item]) -> tuple[list[Any], list[list[float]]]:
+    """Every candidate of the search and its per-object IoU change over the CRF off."""
+    from segmentation import crf
+    from segmentation.options import CrfParams
+
+    off = [mask_scores(item, object_probability(item, None))["iou"] for item in items]
+    networks = [crf.target_probability(item.probs, item.cls) for item in items]
+    bases, constraints = grid(TUNE_GRID), grid(TUNE_CONSTRAINTS)
+    print(
+        f"\ntuning: {len(bases)} CRF settings x {len(constraints)} constraints x "
+        f"{len(items)} objects",
+        flush=True,
+    )
+    candidates: list[Any] = []
+    deltas: list[list[float]] = []
+    for base in bases:
+        raw_params = CrfParams(**base)  # type: ignore[arg-type]
+        raw = [crf.refine_classes(i.small, i.probs, i.cls, raw_params) for i in items]
+        for constraint in constraints:
+            params = dataclasses.replace(raw_params, **constraint)  # type: ignore[arg-type]
+            row = []
+            for item, network, refined, before in zip(items, networks, raw, off, strict=True):
+                prob = crf.constrain(network, refined, params)
+                if not np.any(prob > 0.5):  # the pipeline's fallback
+                    prob = network
+                prob = _select(item, prob)
+                row.append(mask_scores(item, prob)["iou"] - before)
+            candidates.append(params)
+            deltas.append(row)
+            print(
+                f"  {_short(params)}: mean {np.mean(row):+.4f}, worst {min(row):+.3f}", flush=True
+            )
+    return candidates, deltas
+
+
+def _select(item: Item, prob: np.ndarray) -> np.ndarray:
+    from segmentation.options import StickerOptions
+    from segmentation.pipeline import select_object
+
+    return select_object(prob, StickerOptions())
+
+
+def objective(deltas: Sequence[float]) -> float:
+    harm = [max(0.0, -d - ALLOWED_DROP) for d in deltas]
+    return float(np.mean(deltas) - HARM_WEIGHT * np.mean(harm))
+
+
+def tune(items: Sequence[Item]) -> dict[str, Any]:
+    """2-fold (by photo) search over the tuning grid; returns the report."""
+    candidates, deltas = tuning_deltas(items)
+    names = sorted({item.photo for item in items})
+    folds = [set(names[0::2]), set(names[1::2])]
+    report: dict[str, Any] = {"folds": []}
+    held_out: list[float] = []
+    for fold, tune_on in enumerate(folds):
+        inside = [i for i, item in enumerate(items) if item.photo in tune_on]
+        outside = [i for i, item in enumerate(items) if item.photo not in tune_on]
+        best = max(range(len(candidates)), key=lambda c: objective([deltas[c][i] for i in inside]))
+        test = [deltas[best][i] for i in outside]
+        held_out.extend(test)
+        report["folds"].append(
+            {
+                "tuned_on": sorted(tune_on),
+                "params": dataclasses.asdict(candidates[best]),
+                "tune_mean_delta": float(np.mean([deltas[best][i] for i in inside])),
+                "held_out_mean_delta": float(np.mean(test)),
+                "held_out_worst_delta": float(min(test)),
+                "held_out_objects": len(test),
+            }
+        )
+        print(
+            f"fold {fold + 1}: tuned on {len(inside)} objects -> {_short(candidates[best])}; "
+            f"held-out {len(test)} objects: mean IoU {np.mean(test):+.4f} vs off, "
+            f"worst {min(test):+.3f}"
+        )
+    overall = max(range(len(candidates)), key=lambda c: objective(deltas[c]))
+    report["held_out_mean_delta"] = float(np.mean(held_out))
+    report["held_out_worst_delta"] = float(min(held_out))
+    report["best_on_all"] = dataclasses.asdict(candidates[overall])
+    print(
+        f"held-out, both folds ({len(held_out)} objects): mean IoU {np.mean(held_out):+.4f} vs "
+        f"off, worst {min(held_out):+.3f}; best on all photos: {_short(candidates[overall])} "
+        f"({np.mean(deltas[overall]):+.4f})"
+    )
+    return report
+
+
+def _short(params: Any) -> str:
+    names = [*TUNE_GRID, *TUNE_CONSTRAINTS]
+    return ", ".join(f"{name}={getattr(params, name):g}" for name in names)
+
+
+def _class_name(cls: int) -> str:
+    from segmentation.classes import VOC_CLASSES
+
+    return VOC_CLASSES[cls]
+
+
+def main(argv: list[str] | None = None) -> int:
+    doc = __doc__ or ""
+    parser = argparse.ArgumentParser(prog="python -m bench.quality", description=doc.split("\n")[0])
+    parser.add_argument("--model", default=str(DEFAULT_MODEL), help="the .tflite model")
+    parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument("--tune", action="store_true", help="also run the 2-fold CRF search")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from bench.machine import cpu_flags, cpu_name
+    from segmentation.segmenter import load_segmenter
+
+    flags = cpu_flags()
+    print(f"cpu: {cpu_name()}, {os.cpu_count()} logical cores")
+    print("extensions: " + " ".join(f"{f}={'yes' if v else 'no'}" for f, v in flags.items()))
+    photo_list = list(photos())
+    if not photo_list:
+        print(f"no photos with ground truth under {SHARED}", file=sys.stderr)
+        return 1
+    segmenter = load_segmenter(args.model)
+    items = prepare(photo_list, segmenter)
+    print(f"{len(items)} objects in {len(photo_list)} photos, model {segmenter.name}\n")
+    rows = evaluate(items, segmenter.name)
+    means = print_table(rows)
+    report: dict[str, Any] = {"model": segmenter.name, "objects": rows, "means": means}
+    if args.tune:
+        report["tune"] = tune(items)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1))
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
