@@ -35,6 +35,7 @@ from bot.services import Services
 from bot.stats import Stats
 from bot.web import Webhook, WebServer
 from bot.worker import BotQueue, Worker
+from segmentation.trained import model_classes
 
 logger = logging.getLogger(__name__)
 
@@ -104,10 +105,12 @@ class StickerBot:
         retry = retry or RetryPolicy()
         self.application = build_application(settings)
         self.stats = Stats()
+        # The model's classes come from its metadata: known without loading the model.
+        classes = model_classes(settings.MODEL)
         self.journal = Journal(Path(settings.DATA_DIR) / JOURNAL_FILE)
         self.engine: Engine | None = None
         bot = self.application.bot
-        delivery = Delivery(bot, self.journal, self.stats, retry)
+        delivery = Delivery(bot, self.journal, self.stats, retry, classes=classes)
         fetch = PhotoFetcher(bot, max_bytes=settings.MAX_IMAGE_BYTES, retry=retry)
         queue: BotQueue
         runner = None
@@ -151,7 +154,7 @@ class StickerBot:
             user_max=settings.MAX_PENDING_PER_USER,
         )
         self.services = Services(
-            settings, self.journal, self.engine, self.worker, intake, self.stats
+            settings, self.journal, self.engine, self.worker, intake, self.stats, classes
         )
         handlers.register(self.application, self.services)
         self.web = self._web_server()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from segmentation.classes import parse_class
+from segmentation.classes import VOC_CLASSES, parse_class
 from segmentation.errors import UnknownClass
 
 _ON = frozenset({"on", "yes", "true", "1", "enable", "enabled"})
@@ -13,9 +13,14 @@ _OFF = frozenset({"off", "no", "false", "0", "disable", "disabled"})
 MAX_CLASS_ARGUMENT = 64
 
 
-def parse_class_argument(args: Sequence[str], words: Mapping[str, str] | None = None) -> str | None:
-    """``/class NAME`` -> canonical class or ``auto``; None without an argument. ``words``:
-    the class names of the user's language (``кошка`` -> ``cat``), normalised.
+def parse_class_argument(
+    args: Sequence[str],
+    words: Mapping[str, str] | None = None,
+    classes: Sequence[str] = VOC_CLASSES,
+) -> str | None:
+    """``/class NAME`` -> canonical class of the model's ``classes`` or ``auto``; None
+    without an argument. ``words``: the class names of the user's language (``кошка`` ->
+    ``cat``), normalised.
 
     Raises :class:`UnknownClass` (with suggestions) for anything else.
     """
@@ -24,7 +29,7 @@ def parse_class_argument(args: Sequence[str], words: Mapping[str, str] | None = 
         return None
     if len(text) > MAX_CLASS_ARGUMENT:
         raise UnknownClass("class name too long")
-    return parse_class(text, words=words)
+    return parse_class(text, words=words, classes=classes)
 
 
 def parse_switch(args: Sequence[str]) -> bool | None:

@@ -9,6 +9,7 @@ the job (whose journal row holds the photo's file_id) and the class, by number.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from segmentation.classes import BACKGROUND, VOC_CLASSES, class_index, parse_class
@@ -16,7 +17,7 @@ from segmentation.errors import UnknownClass
 
 # Telegram's limit on InlineKeyboardButton.callback_data, in bytes.
 MAX_CALLBACK_BYTES = 64
-_PATTERN = re.compile(r"pick:(\d{1,18}):(\d{1,2})")
+_PATTERN = re.compile(r"pick:(\d{1,18}):(\d{1,3})")
 # What the pack button's handler answers to (registered before the catch-all "pick" one).
 PACK_PATTERN = r"^pack:"
 _PACK = re.compile(r"pack:(\d{1,18})")
@@ -30,19 +31,20 @@ class Choice:
     target: str
 
 
-def encode(job_id: int, target: str) -> str:
-    return _checked(f"pick:{job_id}:{class_index(target)}")
+def encode(job_id: int, target: str, classes: Sequence[str] = VOC_CLASSES) -> str:
+    return _checked(f"pick:{job_id}:{class_index(target, classes)}")
 
 
-def decode(data: str | None) -> Choice | None:
-    """The choice a button carries, or None for anything we did not produce."""
+def decode(data: str | None, classes: Sequence[str] = VOC_CLASSES) -> Choice | None:
+    """The choice a button carries (a class of the model's ``classes``), or None for
+    anything we did not produce."""
     match = _PATTERN.fullmatch(data or "")
     if match is None:
         return None
     index = int(match.group(2))
-    if index == BACKGROUND or index >= len(VOC_CLASSES):
+    if index == BACKGROUND or index >= len(classes):
         return None
-    return Choice(job_id=int(match.group(1)), target=VOC_CLASSES[index])
+    return Choice(job_id=int(match.group(1)), target=classes[index])
 
 
 def encode_pack(job_id: int) -> str:
@@ -61,13 +63,14 @@ def encode_class(target: str) -> str:
     return _checked(f"class:{target}")
 
 
-def decode_class(data: str | None) -> str | None:
-    """The class a "Did you mean" button carries, or None for anything we did not produce."""
+def decode_class(data: str | None, classes: Sequence[str] = VOC_CLASSES) -> str | None:
+    """The class (of the model's ``classes``) a "Did you mean" button carries, or None for
+    anything we did not produce."""
     match = _CLASS.fullmatch(data or "")
     if match is None:
         return None
     try:
-        return parse_class(match.group(1))
+        return parse_class(match.group(1), classes=classes)
     except UnknownClass:
         return None
 

@@ -60,7 +60,8 @@ class Settings(BaseSettings):
         default="auto",
         description="'auto' (the most accurate installed model, else DeepLabV3 MobileNetV2, "
         "downloaded at start-up), a name from `stickerbot models`, or a model file path "
-        "(.tflite, .pb frozen graph, FCN-8s .weights.h5).",
+        "(.tflite, .pb frozen graph, FCN-8s .weights.h5, or a `stickerbot train` .model.json "
+        "whose classes the bot then offers).",
     )
     STICKERBOT_MODEL_MIRROR: str | None = Field(
         default=None,

@@ -15,7 +15,7 @@ the job is done and the button moves under the PNG.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyParameters
 from telegram.constants import ChatAction
@@ -28,6 +28,7 @@ from bot.refusals import unreachable
 from bot.results import ErrorKind, JobResult
 from bot.retry import RetryPolicy, with_retries
 from bot.stats import Stats
+from segmentation.classes import VOC_CLASSES
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +39,16 @@ _CLOSED = (JobState.DONE, JobState.FAILED)
 
 
 class Delivery:
-    def __init__(self, bot: Bot, journal: Journal, stats: Stats, retry: RetryPolicy) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        journal: Journal,
+        stats: Stats,
+        retry: RetryPolicy,
+        *,
+        classes: Sequence[str] = VOC_CLASSES,
+    ) -> None:
+        self._classes = tuple(classes)
         self._bot = bot
         self._journal = journal
         self._stats = stats
@@ -127,7 +137,7 @@ class Delivery:
     ) -> None:
         """Tell the user why there is no sticker (with class buttons when none was found)."""
         if kind is ErrorKind.NO_OBJECT and result is not None:
-            text, markup = _no_object(job, result)
+            text, markup = _no_object(job, result, self._classes)
             part, state, outcome = "choice", JobState.DONE, "no_object"
         else:
             text, markup = texts.ERROR_TEXTS[kind], None
@@ -227,13 +237,17 @@ def _pack_button(job: Job) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[button]])
 
 
-def _no_object(job: Job, result: JobResult) -> tuple[str, InlineKeyboardMarkup | None]:
+def _no_object(
+    job: Job, result: JobResult, classes: Sequence[str]
+) -> tuple[str, InlineKeyboardMarkup | None]:
     detected = dict(list(result.detected.items())[:MAX_CHOICES])
     text = texts.no_object(result.target, detected)
     if not detected:
         return text, None
     buttons = [
-        InlineKeyboardButton(texts.class_name(name), callback_data=choices.encode(job.id, name))
+        InlineKeyboardButton(
+            texts.class_name(name), callback_data=choices.encode(job.id, name, classes)
+        )
         for name in detected
     ]
     # Two buttons a row keeps class names readable on a phone.

@@ -10,6 +10,7 @@ from bot.intake import Intake
 from bot.journal import Journal
 from bot.stats import Stats
 from bot.worker import Worker
+from segmentation.classes import VOC_CLASSES
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,3 +22,5 @@ class Services:
     worker: Worker
     intake: Intake
     stats: Stats
+    # The model's class names (background first), read from its metadata at start-up.
+    classes: tuple[str, ...] = VOC_CLASSES

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from segmentation.classes import AUTO, VOC_CLASSES, aliases_of, parse_class
+from segmentation.classes import AUTO, aliases_of, parse_class
 from segmentation.errors import (
     ImageTooLarge,
     InvalidImage,
@@ -101,6 +101,7 @@ def build_parser(extra_commands: Sequence[CommandAdder] = ()) -> argparse.Argume
     _add_classes(commands)
     _add_weights(commands)
     _add_export(commands)
+    _add_train(commands)
     from segmentation.cli_models import add_evaluate_command, add_models_command
 
     add_models_command(commands)
@@ -155,7 +156,8 @@ def _add_make(commands: Any) -> None:
         dest="target",
         default=AUTO,
         metavar="NAME",
-        help="PASCAL VOC class to cut out, or 'auto' for the largest object (default)",
+        help="class to cut out (a PASCAL VOC class, or one of a trained model's: see "
+        "`stickerbot classes --model PATH`), or 'auto' for the largest object (default)",
     )
     make.add_argument(
         "--no-crf", dest="crf", action="store_false", help="skip dense-CRF refinement"
@@ -308,10 +310,12 @@ class UnknownSample(Exception):
 def _make_options(args: argparse.Namespace) -> StickerOptions:
     from segmentation.limits import DEFAULT_INFERENCE_SIDE
     from segmentation.options import StickerOptions
+    from segmentation.trained import model_classes
 
     return StickerOptions(
-        # parse_class fails fast on a typo, before the model is loaded.
-        target=parse_class(args.target),
+        # parse_class fails fast on a typo, before the model is loaded (a trained model's
+        # classes are read from its metadata).
+        target=parse_class(args.target, classes=model_classes(args.model)),
         crf=args.crf and args.crf_preset != CRF_OFF,
         crf_preset=TUNED if args.crf_preset == CRF_OFF else args.crf_preset,
         outline=_outline_style(args),
@@ -423,16 +427,28 @@ def _run_make_many(args: argparse.Namespace) -> int:
 
 
 def _add_classes(commands: Any) -> None:
-    classes = commands.add_parser("classes", help="list the 21 PASCAL VOC classes and aliases")
+    classes = commands.add_parser(
+        "classes", help="list a model's classes (default: the 21 PASCAL VOC ones) and aliases"
+    )
+    classes.add_argument(
+        "--model",
+        default="auto",
+        metavar="auto|NAME|PATH",
+        help="the model whose classes to list (a trained .model.json's come from its "
+        "metadata; the others are PASCAL VOC models)",
+    )
     classes.set_defaults(handler=_run_classes)
 
 
-def _run_classes(_args: argparse.Namespace) -> int:
+def _run_classes(args: argparse.Namespace) -> int:
+    from segmentation.trained import model_classes
+
+    classes = model_classes(args.model)
     print(f"{AUTO:<12} the largest object found (default)")
-    for index, name in enumerate(VOC_CLASSES):
+    for index, name in enumerate(classes):
         if index == 0:
             continue
-        aliases = aliases_of(name)
+        aliases = aliases_of(name, classes)
         print(f"{name:<12} {'aliases: ' + ', '.join(aliases) if aliases else ''}".rstrip())
     return EXIT_OK
 
@@ -477,6 +493,15 @@ def _run_import(args: argparse.Namespace) -> int:
     path = import_checkpoint(args.checkpoint, weights_path(args.cache_dir))
     print(f"wrote:    {path}")
     return EXIT_OK
+
+
+# --- train ----------------------------------------------------------------------------------
+
+
+def _add_train(commands: Any) -> None:
+    from segmentation.train.command import add_train
+
+    add_train(commands)
 
 
 # --- export -----------------------------------------------------------------------------------

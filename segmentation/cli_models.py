@@ -34,7 +34,8 @@ if TYPE_CHECKING:
 MODEL_HELP = (
     "'auto' (default: the most accurate installed model, else DeepLabV3 MobileNetV2, "
     "downloaded on first use), a name from `stickerbot models`, or a model file "
-    "(.tflite, .pb frozen graph, FCN-8s .weights.h5)"
+    "(.tflite, .pb frozen graph, FCN-8s .weights.h5, or a .model.json made by "
+    "`stickerbot train`, with its own classes)"
 )
 
 
@@ -268,6 +269,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
                 segmenter,
                 samples,
                 crf_modes=modes,
+                class_names=segmenter.classes,
                 inference_side=args.inference_side or DEFAULT_INFERENCE_SIDE,
                 on_sample=lambda _sample: _advance(bar),
             )

@@ -165,7 +165,8 @@ class BilinearInitializer(keras.initializers.Initializer):  # type: ignore[misc]
         return {"factor": self.factor}
 
 
-def _conv(spec: ConvSpec, initializer: str) -> keras.layers.Layer:
+def conv_layer(spec: ConvSpec, initializer: str) -> keras.layers.Layer:
+    """The Keras layer of one learned convolution (SAME padding, ReLU unless a score layer)."""
     return keras.layers.Conv2D(
         spec.filters,
         spec.kernel_size,
@@ -177,8 +178,11 @@ def _conv(spec: ConvSpec, initializer: str) -> keras.layers.Layer:
 
 
 def _upsample(name: str, num_classes: int) -> keras.layers.Layer:
+    return upsample_layer(_UPSAMPLE_FACTORS[name], num_classes, name)
+
+
+def upsample_layer(factor: int, num_classes: int, name: str) -> keras.layers.Layer:
     """A frozen bilinear transposed conv; SAME padding gives exactly ``factor`` x the input."""
-    factor = _UPSAMPLE_FACTORS[name]
     return keras.layers.Conv2DTranspose(
         num_classes,
         2 * factor,
@@ -208,22 +212,29 @@ def build_fcn8s(
     when weights are loaded right after: drawing 134 M random numbers takes seconds.
     """
     layers = {
-        spec.name: _conv(spec, kernel_initializer) for spec in conv_specs(num_classes, config)
+        spec.name: conv_layer(spec, kernel_initializer) for spec in conv_specs(num_classes, config)
     }
     image = keras.Input(shape=(None, None, 3), dtype="float32", name="image")
-    x = image
-    pools: dict[int, Any] = {}
-    for block, convs in enumerate(config.convs_per_block, start=1):
-        for i in range(1, convs + 1):
-            x = layers[f"conv{block}_{i}"](x)
-        x = pools[block] = keras.layers.MaxPooling2D(2, strides=2, name=f"pool{block}")(x)
-    score = layers["fc8"](layers["fc7"](layers["fc6"](x)))
+    score, pools = vgg_trunk(image, layers, config)
     score = _upsample("upsample_x2_fc8", num_classes)(score)
     score = keras.layers.Add(name="fuse_pool4")([score, layers["pool4_fc"](pools[4])])
     score = _upsample("upsample_x2_fused", num_classes)(score)
     score = keras.layers.Add(name="fuse_pool3")([score, layers["pool3_fc"](pools[3])])
     score = _upsample("upsample_x8", num_classes)(score)
     return keras.Model(image, score, name="fcn8s")
+
+
+def vgg_trunk(
+    image: Any, layers: dict[str, keras.layers.Layer], config: Fcn8sConfig
+) -> tuple[Any, dict[int, Any]]:
+    """VGG-16 as a fully convolutional net: ``fc8``'s scores at /32 and the five pool outputs."""
+    x = image
+    pools: dict[int, Any] = {}
+    for block, convs in enumerate(config.convs_per_block, start=1):
+        for i in range(1, convs + 1):
+            x = layers[f"conv{block}_{i}"](x)
+        x = pools[block] = keras.layers.MaxPooling2D(2, strides=2, name=f"pool{block}")(x)
+    return layers["fc8"](layers["fc7"](layers["fc6"](x))), pools
 
 
 # --- inference ------------------------------------------------------------------------------

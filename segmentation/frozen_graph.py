@@ -17,7 +17,7 @@ from typing import Any, Final
 
 import numpy as np
 
-from segmentation.classes import NUM_CLASSES
+from segmentation.classes import NUM_CLASSES, VOC_CLASSES
 from segmentation.errors import ModelUnavailable
 
 logger = logging.getLogger(__name__)
@@ -33,6 +33,7 @@ class FrozenGraphSegmenter:
     """DeepLab's frozen inference graph (see the module)."""
 
     backend = "tf-frozen-graph"
+    classes = VOC_CLASSES
     precision = "fp32"
 
     def __init__(self, path: Path, *, num_classes: int = NUM_CLASSES) -> None:

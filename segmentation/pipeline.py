@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -59,21 +59,25 @@ class Sticker:
     timings_ms: dict[str, float]
 
 
-def detected_classes(labels: np.ndarray, min_share: float) -> dict[str, float]:
+def detected_classes(
+    labels: np.ndarray, min_share: float, classes: Sequence[str] = VOC_CLASSES
+) -> dict[str, float]:
     """Share of pixels per non-background class present above ``min_share``, largest first."""
-    counts = np.bincount(labels.ravel(), minlength=len(VOC_CLASSES))[: len(VOC_CLASSES)]
+    counts = np.bincount(labels.ravel(), minlength=len(classes))[: len(classes)]
     shares = counts / max(1, labels.size)
     found = {
-        VOC_CLASSES[i]: float(shares[i])
-        for i in range(len(VOC_CLASSES))
+        classes[i]: float(shares[i])
+        for i in range(len(classes))
         if i != BACKGROUND and shares[i] >= min_share
     }
     return dict(sorted(found.items(), key=lambda item: item[1], reverse=True))
 
 
-def choose_target(requested: str, detected: dict[str, float]) -> str:
+def choose_target(
+    requested: str, detected: dict[str, float], classes: Sequence[str] = VOC_CLASSES
+) -> str:
     """The class to cut out: the requested one if present, or the largest for ``auto``."""
-    name = parse_class(requested)
+    name = parse_class(requested, classes=classes)
     if name == AUTO:
         if not detected:
             raise NoObjectFound(AUTO, detected)
@@ -97,6 +101,8 @@ class Prediction:
     timings_ms: dict[str, float]
     # The segmenter's name: the CRF preset "tuned" depends on it (segmentation.crf.preset).
     model: str = ""
+    # The model's class names (background first): ``probs``' last axis.
+    classes: tuple[str, ...] = VOC_CLASSES
 
 
 def make_sticker(
@@ -117,9 +123,12 @@ def predict(data: bytes, segmenter: Segmenter, options: StickerOptions | None = 
         small = resize_longer_side(photo, options.inference_side)
     with _timed(timings, "model"):
         probs = segmenter.predict(small)
-        detected = detected_classes(probs.argmax(axis=-1), options.min_detected_share)
-        target = choose_target(options.target, detected)
-    return Prediction(photo, small, probs, target, detected, timings, segmenter.name)
+        classes = segmenter.classes
+        detected = detected_classes(probs.argmax(axis=-1), options.min_detected_share, classes)
+        target = choose_target(options.target, detected, classes)
+    return Prediction(
+        photo, small, probs, target, detected, timings, segmenter.name, tuple(classes)
+    )
 
 
 def finish(prediction: Prediction, options: StickerOptions | None = None) -> Sticker:
@@ -128,7 +137,7 @@ def finish(prediction: Prediction, options: StickerOptions | None = None) -> Sti
     timings = dict(prediction.timings_ms)
     photo, small, probs = prediction.photo, prediction.small, prediction.probs
     target, detected = prediction.target, prediction.detected
-    index = class_index(target)
+    index = class_index(target, prediction.classes)
     with _timed(timings, "crf"):
         prob = refined_probability(small, probs, index, options, prediction.model)
     with _timed(timings, "compose"):

@@ -78,9 +78,13 @@ class Segmenter(Protocol):
     backend: str
     precision: str
     device: str
+    # The model's class names, in output order; index 0 is the background (VOC for all
+    # but a model trained on other classes, :mod:`segmentation.backends.trained`).
+    classes: tuple[str, ...]
 
     def predict(self, rgb: np.ndarray) -> np.ndarray:
-        """HxWx3 uint8 RGB -> HxWx21 float32 probabilities (summing to 1 per pixel)."""
+        """HxWx3 uint8 RGB -> HxWxC float32 probabilities (summing to 1 per pixel), C the
+        number of ``classes``."""
         ...
 
     def warmup(self) -> None:
@@ -102,8 +106,8 @@ def choose_backend(model: str, backend: str = AUTO, precision: str = FP32) -> st
         raise ModelUnavailable(f"unknown precision {precision!r}; expected one of {PRECISIONS}")
     if backend != AUTO:
         return backend
-    if model.endswith(".pb"):
-        return TENSORFLOW  # a frozen graph runs in TensorFlow only
+    if model.endswith((".pb", ".model.json")):
+        return TENSORFLOW  # a frozen graph or a trained model runs in TensorFlow only
     if model != FCN8S:
         # LiteRT runs a TFLite model faster at its own precision than OpenVINO does in bf16.
         return OPENVINO if precision == BF16 else TFLITE
@@ -121,8 +125,9 @@ def load_segmenter(
     precision: str = FP32,
     backend: str = AUTO,
 ) -> Segmenter:
-    """Load ``model`` (``"fcn8s"``, a path to a ``.tflite`` file or to a DeepLab frozen graph
-    ``.pb``, :mod:`segmentation.frozen_graph`) on ``backend``.
+    """Load ``model`` (``"fcn8s"``, a path to a ``.tflite`` file, to a DeepLab frozen graph
+    ``.pb``, :mod:`segmentation.frozen_graph`, or to a ``stickerbot train`` model's
+    ``.model.json``, :mod:`segmentation.backends.trained`) on ``backend``.
 
     ``precision`` ``fp32`` (the default) is the most accurate; ``auto``/``bf16`` need the
     OpenVINO backend; float16 and the int8 ones load FCN-8s's TFLite exports that
@@ -135,9 +140,21 @@ def load_segmenter(
     path = Path(model).expanduser()
     if path.suffix == ".pb":
         return _load_frozen_graph(path, engine, precision)
+    from segmentation.trained import METADATA_SUFFIX, is_model_file
+
+    if is_model_file(path):
+        if engine != TENSORFLOW or precision not in (FP32, AUTO):
+            raise ModelUnavailable(
+                f"{path.name} (a trained model) runs on the tensorflow backend in fp32; "
+                f"got backend {engine!r}, precision {precision!r}"
+            )
+        from segmentation.backends.trained import TrainedSegmenter
+
+        return TrainedSegmenter.load(path)
     if path.suffix != ".tflite":
         raise ModelUnavailable(
-            f"unknown model {model!r}: use {FCN8S!r} or a path to a .tflite or .pb file"
+            f"unknown model {model!r}: use {FCN8S!r}, a path to a .tflite or .pb file or a "
+            f"trained model's {METADATA_SUFFIX}"
         )
     if engine == OPENVINO:
         return OpenVinoTFLiteSegmenter(path, precision=precision, num_threads=num_threads)

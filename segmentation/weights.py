@@ -223,6 +223,13 @@ def import_checkpoint(
         values = [np.asarray(reader.get_tensor(names[name]), dtype=np.float32) for name, _ in pair]
         model.get_layer(layer_name).set_weights(values)
         logger.info("[%d/%d] %s <- %s", step, len(layers), layer_name, names[pair[0][0]])
+    save_weights_atomically(model, dest)
+    logger.info("saved Keras weights to %s", dest)
+    return dest
+
+
+def save_weights_atomically(model: keras.Model, dest: Path) -> None:
+    """``model.save_weights(dest)`` through a temporary file: ``dest`` is whole or absent."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     partial = dest.with_name(f".{dest.name.removesuffix('.weights.h5')}.{os.getpid()}.weights.h5")
     try:
@@ -230,8 +237,6 @@ def import_checkpoint(
         partial.replace(dest)
     finally:
         partial.unlink(missing_ok=True)
-    logger.info("saved Keras weights to %s", dest)
-    return dest
 
 
 # --- download -------------------------------------------------------------------------------

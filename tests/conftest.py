@@ -103,3 +103,12 @@ def redis_server() -> Iterator[RedisServer]:
     server.start()
     yield server
     server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def mascot_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model of the user-defined class "mascot" made by ``stickerbot train`` (~1 min on
+    CPU, once per session): its ``.model.json``."""
+    from tests.segmentation.train.mascot import train_mascot_model
+
+    return train_mascot_model(tmp_path_factory.mktemp("mascot"))

@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from segmentation.classes import NUM_CLASSES, class_index
+from segmentation.classes import NUM_CLASSES, VOC_CLASSES, class_index
 
 
 class ColourSegmenter:
@@ -22,6 +22,7 @@ class ColourSegmenter:
     backend = "standin"
     precision = "fp32"
     device = "CPU"
+    classes = VOC_CLASSES
 
     def __init__(self) -> None:
         self.calls = 0

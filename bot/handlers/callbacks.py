@@ -23,7 +23,7 @@ class Callbacks:
     async def pick(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
         assert query is not None
-        choice = choices.decode(query.data)
+        choice = choices.decode(query.data, self._services.classes)
         original = None if choice is None else await self._services.journal.get(choice.job_id)
         message = query.message
         if (

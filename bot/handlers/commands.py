@@ -29,6 +29,7 @@ class Commands:
     def __init__(self, services: Services) -> None:
         self._journal = services.journal
         self._max_bytes = services.settings.MAX_IMAGE_BYTES
+        self._classes = services.classes
 
     async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message, chat = update.effective_message, update.effective_chat
@@ -41,7 +42,7 @@ class Commands:
 
     async def classes(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         assert update.effective_message is not None
-        await update.effective_message.reply_text(texts.classes_text())
+        await update.effective_message.reply_text(texts.classes_text(self._classes[1:]))
 
     async def settings(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message, chat = update.effective_message, update.effective_chat
@@ -55,7 +56,9 @@ class Commands:
         assert message is not None
         assert chat is not None
         try:
-            target = parse_class_argument(context.args or (), texts.class_words())
+            target = parse_class_argument(
+                context.args or (), texts.class_words(self._classes[1:]), self._classes
+            )
         except UnknownClass as exc:
             typed = " ".join(context.args or ())[:MAX_ECHO]
             await message.reply_text(
@@ -73,7 +76,7 @@ class Commands:
         """A "Did you mean" button: set that class; the suggestion becomes the confirmation."""
         query = update.callback_query
         assert query is not None
-        target = choices.decode_class(query.data)
+        target = choices.decode_class(query.data, self._classes)
         message = query.message
         if target is None or message is None:
             await query.answer()

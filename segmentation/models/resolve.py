@@ -34,7 +34,9 @@ if TYPE_CHECKING:
 AUTO: Final = "auto"
 FP32: Final = "fp32"
 # File names a model path may have (see backend_of_path).
-MODEL_SUFFIXES: Final = (".tflite", ".pb", ".weights.h5")
+MODEL_SUFFIXES: Final = (".tflite", ".pb", ".weights.h5", ".model.json")
+# Backend of a model made by `stickerbot train` (weights + .model.json metadata).
+TRAINED: Final = "trained"
 # The name load_segmenter knows FCN-8s by.
 FCN8S_BACKEND_NAME: Final = "fcn8s"
 
@@ -62,9 +64,12 @@ def backend_of_path(path: Path) -> str:
         return TFLITE
     if path.suffix == ".pb":
         return FROZEN_GRAPH
+    if path.name.endswith(".model.json"):
+        return TRAINED
     raise ModelUnavailable(
         f"cannot tell the kind of model file {str(path)!r}: expected .tflite (TFLite), .pb "
-        "(TensorFlow frozen graph) or .weights.h5 (FCN-8s Keras weights)"
+        "(TensorFlow frozen graph), .weights.h5 (FCN-8s Keras weights) or .model.json "
+        "(made by `stickerbot train`)"
     )
 
 
@@ -132,7 +137,12 @@ def _entry(name: str, registry: tuple[ModelEntry, ...]) -> ModelEntry:
 def _from_path(spec: str, registry: tuple[ModelEntry, ...]) -> ResolvedModel:
     path = Path(spec).expanduser()
     if not path.is_file() and spec.endswith(MODEL_SUFFIXES):
-        kind = {".tflite": "TFLite", ".pb": "frozen graph", ".h5": "FCN-8s weights"}[path.suffix]
+        kind = {
+            ".tflite": "TFLite",
+            ".pb": "frozen graph",
+            ".h5": "FCN-8s weights",
+            ".json": "trained",
+        }[path.suffix]
         raise ModelUnavailable(f"{kind} model not found: {str(path)!r}")
     if not path.is_file():
         names = ", ".join(entry.name for entry in registry)
