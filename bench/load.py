@@ -101,16 +101,17 @@ async def serve(lag_file: Path, model: str | None) -> None:
 
     async def tick() -> None:
         histogram = bot.stats.histograms["inference"]
+        busy = False
         for count in itertools.count():
             started = loop.time()
             await asyncio.sleep(TICK_S)
             lag_ms = (loop.time() - started - TICK_S) * 1000
-            lags.append((lag_ms, bot.worker.in_progress > 0))
+            lags.append((lag_ms, busy))
             if count % SAMPLE_EVERY == 0:
                 done = sum(bot.stats.outcomes.values())
-                samples.append(
-                    (time.time(), done, bot.worker.depth, histogram.total, histogram.count)
-                )
+                counts = await bot.worker.counts()
+                busy = counts.running > 0
+                samples.append((time.time(), done, counts.queued, histogram.total, histogram.count))
 
     try:
         await bot.start()
@@ -560,10 +561,29 @@ def main(argv: list[str] | None = None) -> int:
         "--thread", action="store_true", help="run the model in a thread of the bot process"
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    scale = parser.add_argument_group(
+        "scaling out (bench.scale: the queue alone, N worker processes)"
+    )
+    scale.add_argument(
+        "--queue", choices=("sqlite", "redis"), help="measure this queue instead of the bot"
+    )
+    scale.add_argument(
+        "--workers", default="1,2,4,8", help="worker counts, comma-separated (default 1,2,4,8)"
+    )
+    scale.add_argument("--jobs", type=int, default=30, help="jobs per worker (default 30)")
+    scale.add_argument(
+        "--service-ms", type=float, default=200.0, help="stand-in model's time (default 200)"
+    )
+    scale.add_argument("--overhead-jobs", type=int, default=100, help="jobs one at a time")
     parser.add_argument("--serve", type=Path, metavar="LAG_FILE", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve is not None:
         asyncio.run(serve(args.serve, args.model))
+        return 0
+    if args.queue is not None:
+        from bench.scale import measure
+
+        print("\n".join(asyncio.run(measure(args))))
         return 0
     if args.photos < 1 or args.users < 1 or args.burst < 1 or args.gap < 0:
         parser.error("--photos, --users and --burst must be positive, --gap not negative")

@@ -20,17 +20,21 @@ from telegram.ext import AIORateLimiter, Application
 
 from bot import handlers, i18n, metrics, texts
 from bot.config import Settings
+from bot.deliverer import Deliverer
 from bot.delivery import Delivery
 from bot.engine import Engine, SegmenterFactory
+from bot.fetch import PhotoFetcher
 from bot.handlers import App
 from bot.intake import Intake
-from bot.jobs import Journal
+from bot.journal import Journal
 from bot.ordering import PerChatUpdateProcessor
+from bot.queue.local import LocalQueue
 from bot.retry import RetryPolicy, with_retries
+from bot.runner import Runner
 from bot.services import Services
 from bot.stats import Stats
 from bot.web import Webhook, WebServer
-from bot.worker import Worker
+from bot.worker import BotQueue, Worker
 from segmentation.trained import model_classes
 
 logger = logging.getLogger(__name__)
@@ -104,22 +108,43 @@ class StickerBot:
         # The model's classes come from its metadata: known without loading the model.
         classes = model_classes(settings.MODEL)
         self.journal = Journal(Path(settings.DATA_DIR) / JOURNAL_FILE)
-        self.engine = Engine(
-            segmenter_factory or default_segmenter_factory(settings),
-            isolate=settings.ISOLATE_MODEL,
-        )
+        self.engine: Engine | None = None
+        bot = self.application.bot
+        delivery = Delivery(bot, self.journal, self.stats, retry, classes=classes)
+        fetch = PhotoFetcher(bot, max_bytes=settings.MAX_IMAGE_BYTES, retry=retry)
+        queue: BotQueue
+        runner = None
+        if settings.QUEUE_URL is not None:
+            from bot.queue.redis_dispatch import RedisDispatch
+
+            # Workers compute; this process only accepts, dispatches and delivers.
+            queue = RedisDispatch(
+                settings.QUEUE_URL,
+                self.journal,
+                fetch,
+                in_flight=settings.QUEUE_IN_FLIGHT,
+                lease_s=settings.LEASE_SECONDS,
+                max_attempts=settings.MAX_ATTEMPTS,
+            )
+        else:
+            self.engine = Engine(
+                segmenter_factory or default_segmenter_factory(settings),
+                isolate=settings.ISOLATE_MODEL,
+            )
+            queue = LocalQueue(self.journal)
+            runner = Runner(
+                queue,
+                self.engine.run,
+                name="bot",
+                lease_s=settings.LEASE_SECONDS,
+                max_attempts=settings.MAX_ATTEMPTS,
+                max_bytes=settings.MAX_IMAGE_BYTES,
+                fetch=fetch,
+                stats=self.stats,
+                working=delivery.chat_action,
+            )
         self.worker = Worker(
-            bot=self.application.bot,
-            journal=self.journal,
-            engine=self.engine,
-            delivery=Delivery(
-                self.application.bot, self.journal, self.stats, retry, classes=classes
-            ),
-            stats=self.stats,
-            queue_max=settings.QUEUE_MAX,
-            max_download_bytes=settings.MAX_IMAGE_BYTES,
-            max_attempts=settings.MAX_ATTEMPTS,
-            retry=retry,
+            self.journal, queue, Deliverer(queue, self.journal, delivery, self.stats), runner
         )
         intake = Intake(
             self.journal,
@@ -139,14 +164,18 @@ class StickerBot:
     @property
     def ready(self) -> bool:
         """The model is loaded and the worker takes jobs (what /healthz reports)."""
-        return self.engine.ready and self.worker.running and "updates" in self._started
+        model_ready = self.engine is None or self.engine.ready
+        return model_ready and self.worker.running and "updates" in self._started
 
-    def metrics_text(self) -> str:
+    async def metrics_text(self) -> str:
+        counts = await self.worker.counts()
         return metrics.render(
             self.stats,
-            queue_depth=self.worker.depth,
-            in_progress=self.worker.in_progress,
+            queue_depth=counts.queued,
+            in_progress=counts.running,
             ready=self.ready,
+            workers=await self.worker.queue.workers(),
+            in_flight=await self.worker.queue.in_flight(),
         )
 
     def _web_server(self) -> WebServer | None:
@@ -182,8 +211,9 @@ class StickerBot:
         await with_retries(application.initialize, self._retry, "connecting to the Bot API")
         self._started.append("application")
         logger.info("connected as @%s", application.bot.username)
-        self._started.append("engine")  # a half-started model process is closed too
-        await self.engine.load()
+        if self.engine is not None:
+            self._started.append("engine")  # a half-started model process is closed too
+            await self.engine.load()
         await self._set_commands()
         await self.worker.start()
         self._started.append("worker")
@@ -252,7 +282,8 @@ class StickerBot:
             await self.web.stop()
 
     async def _close_engine(self) -> None:
-        self.engine.close()
+        if self.engine is not None:
+            self.engine.close()
 
 
 async def run(settings: Settings, *, segmenter_factory: SegmenterFactory | None = None) -> None:

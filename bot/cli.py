@@ -67,7 +67,117 @@ def run_bot(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def add_worker_command(subparsers: Any) -> None:
+    """Register ``stickerbot worker``: computes jobs from Redis (see README "Scaling out")."""
+    from bot.config import Settings
+
+    defaults = Settings.model_fields
+    parser = subparsers.add_parser(
+        "worker",
+        help="compute stickers for a bot whose QUEUE_URL is Redis",
+        description="A worker for any machine: claims jobs from Redis Streams, computes the "
+        "sticker and stores the result for the bot. Needs only Redis (the bot downloads the "
+        "photos). SIGTERM or SIGINT stops it gracefully.",
+    )
+    parser.add_argument("--queue", required=True, metavar="URL", help="redis://host:6379/0")
+    parser.add_argument(
+        "--model",
+        default=defaults["MODEL"].default,
+        help="'auto', a name from `stickerbot models`, or a model file path",
+    )
+    parser.add_argument("--weights", type=Path, default=None, help="FCN-8s weights file")
+    parser.add_argument(
+        "--mirror", default=None, metavar="URL", help="fetch models only from this mirror"
+    )
+    parser.add_argument(
+        "--precision", default=defaults["MODEL_PRECISION"].default, help="FCN-8s precision"
+    )
+    parser.add_argument(
+        "--backend", default=defaults["MODEL_BACKEND"].default, help="as MODEL_BACKEND"
+    )
+    parser.add_argument("--model-threads", type=int, default=None, metavar="N")
+    parser.add_argument(
+        "--concurrency", type=int, default=1, metavar="N", help="models run side by side"
+    )
+    parser.add_argument(
+        "--thread",
+        action="store_true",
+        help="run the models in threads of this process (default: child processes)",
+    )
+    parser.add_argument("--name", default=None, help="worker name (default: host-pid)")
+    parser.add_argument(
+        "--lease-seconds", type=float, default=defaults["LEASE_SECONDS"].default, metavar="S"
+    )
+    parser.add_argument(
+        "--max-attempts", type=int, default=defaults["MAX_ATTEMPTS"].default, metavar="N"
+    )
+    parser.add_argument(
+        "--max-image-bytes", type=int, default=defaults["MAX_IMAGE_BYTES"].default, metavar="N"
+    )
+    parser.add_argument(
+        "--grace", type=float, default=defaults["SHUTDOWN_GRACE_SECONDS"].default, metavar="S"
+    )
+    parser.add_argument("--log-level", default="INFO")
+    parser.set_defaults(handler=run_worker_command)
+
+
+def run_worker_command(args: argparse.Namespace) -> int:
+    import asyncio
+    import functools
+    from urllib.parse import urlsplit
+
+    from bot.logs import setup_logging
+    from bot.remote import default_name, serve
+    from segmentation.errors import ModelUnavailable
+    from segmentation.models.progress import LineProgress
+    from segmentation.models.resolve import resolve_model
+    from segmentation.segmenter import load_segmenter
+
+    if args.concurrency < 1:
+        print("stickerbot worker: --concurrency must be at least 1", file=sys.stderr)
+        return EXIT_CONFIG
+    password = urlsplit(args.queue).password
+    setup_logging(args.log_level.upper(), secrets=[password] if password else [])
+    model, weights = "fcn8s", args.weights
+    try:
+        if weights is None:
+            # Resolved (downloaded on first use) once here, not by each of the N models.
+            resolved = resolve_model(
+                args.model, mirror=args.mirror, progress=LineProgress(), precision=args.precision
+            )
+            model, weights = resolved.load_arguments()
+    except ModelUnavailable as exc:
+        print(f"stickerbot worker: --model: {exc}", file=sys.stderr)
+        return EXIT_STARTUP
+    factory = functools.partial(
+        load_segmenter,
+        model,
+        weights=weights,
+        num_threads=args.model_threads,
+        precision=args.precision,
+        backend=args.backend,
+    )
+    try:
+        asyncio.run(
+            serve(
+                args.queue,
+                factory,
+                isolate=not args.thread,
+                concurrency=args.concurrency,
+                name=args.name or default_name(),
+                lease_s=args.lease_seconds,
+                max_attempts=args.max_attempts,
+                max_bytes=args.max_image_bytes,
+                grace_s=args.grace,
+            )
+        )
+    except ModelUnavailable as exc:
+        print(f"stickerbot worker: --model: {exc}", file=sys.stderr)
+        return EXIT_STARTUP
+    return EXIT_OK
+
+
 def main() -> int:
     from segmentation.cli import main as segmentation_main
 
-    return segmentation_main(extra_commands=[add_bot_command])
+    return segmentation_main(extra_commands=[add_bot_command, add_worker_command])

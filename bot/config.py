@@ -143,6 +143,24 @@ class Settings(BaseSettings):
     )
     LOG_LEVEL: LogLevel = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
 
+    # --- scaling out (bot.queue) ---
+    QUEUE_URL: str | None = Field(
+        default=None,
+        description="Unset: the embedded queue (the SQLite journal). redis://... or "
+        "unix://...: Redis Streams, computed by `stickerbot worker` processes.",
+    )
+    LEASE_SECONDS: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds a worker holds a job without renewing its lease; then the job "
+        "goes to another worker (the attempt counts).",
+    )
+    QUEUE_IN_FLIGHT: int = Field(
+        default=64,
+        ge=1,
+        description="Redis only: most jobs in Redis at once; the backlog waits in the journal.",
+    )
+
     @field_validator("BOT_TOKEN")
     @classmethod
     def _token_shape(cls, value: SecretStr) -> SecretStr:
@@ -194,6 +212,15 @@ class Settings(BaseSettings):
     @classmethod
     def _webhook_url(cls, value: str | None) -> str | None:
         return _http_url(value) if value else None
+
+    @field_validator("QUEUE_URL")
+    @classmethod
+    def _queue_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if urlsplit(value).scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("expected a redis://, rediss:// or unix:// URL")
+        return value
 
     @field_validator("LOG_LEVEL", mode="before")
     @classmethod

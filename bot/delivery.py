@@ -19,10 +19,12 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyParameters
 from telegram.constants import ChatAction
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import TelegramError
 
 from bot import choices, i18n, texts
-from bot.jobs import Job, JobState, Journal
+from bot.jobs import Job, JobState
+from bot.journal import Journal
+from bot.refusals import unreachable
 from bot.results import ErrorKind, JobResult
 from bot.retry import RetryPolicy, with_retries
 from bot.stats import Stats
@@ -90,7 +92,7 @@ class Delivery:
             )
         except TelegramError as exc:
             logger.warning("could not send the sticker of job %d: %s", job.id, exc)
-            await self._explain(job, ErrorKind.INTERNAL, result, reachable=_reachable(exc))
+            await self._explain(job, ErrorKind.INTERNAL, result, reachable=not unreachable(exc))
             return
         if webp is not None:
             try:
@@ -107,7 +109,7 @@ class Delivery:
                     ),
                 )
             except TelegramError as exc:
-                if not _reachable(exc):
+                if unreachable(exc):
                     await self._explain(job, ErrorKind.INTERNAL, result, reachable=False)
                     return
                 # The PNG, the sticker-ready product, is out: the job is done without its
@@ -233,13 +235,6 @@ def _pack_button(job: Job) -> InlineKeyboardMarkup:
     """The "Add to my pack" button: under the sticker (or the PNG when there is no preview)."""
     button = InlineKeyboardButton(texts.ADD_TO_PACK, callback_data=choices.encode_pack(job.id))
     return InlineKeyboardMarkup([[button]])
-
-
-def _reachable(error: TelegramError) -> bool:
-    """False when the chat cannot get messages at all (bot blocked, chat gone)."""
-    return not isinstance(error, Forbidden) and not (
-        isinstance(error, BadRequest) and "chat not found" in error.message.lower()
-    )
 
 
 def _no_object(

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-from bot.jobs import Admission, Job, Journal
+from bot.jobs import Admission, Job
+from bot.journal import Journal
 from bot.stats import Stats
 from bot.worker import Worker
 from segmentation.options import DEFAULT_OUTLINE_STYLE
@@ -35,7 +36,8 @@ class Intake:
         style: str = DEFAULT_OUTLINE_STYLE,
     ) -> Admission:
         """Record the job (before anything is said to the user), or refuse it."""
-        admission = await self._journal.accept(
+        admission = await self._journal.call(
+            self._journal.jobs.accept,
             chat_id=chat_id,
             user_id=user_id,
             message_id=message_id,
@@ -58,9 +60,9 @@ class Intake:
         if status_message_id is not None:
             await self._journal.set_status_message(job.id, status_message_id)
             job = replace(job, status_message_id=status_message_id)
-        if self._worker.submit(job):
+        if await self._worker.submit(job):
             return True
-        # Only while shutting down (admission keeps the queue from overflowing): the job
+        # Only while shutting down : the job
         # stays queued in the journal and the next start takes it up.
         logger.info("job %d left in the journal for the next start", job.id)
         return False

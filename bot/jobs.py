@@ -1,45 +1,39 @@
-"""The job journal: every accepted photo, its state and the answers sent, in SQLite.
+"""The job store: every accepted photo, its state, its lease and the answers sent (SQLite).
 
 A job is written here before the user hears "Queued", and marked finished only after its
 answer went out; every message of an answer is recorded as it is sent, and looked up before
-sending, so a restart resumes unfinished jobs without sending anything twice. The journal
-keeps Telegram's ``file_id``, never the image. Per-chat settings live in the same database,
-and so do the users' sticker packs (tables here, queries in :mod:`bot.packs`).
+sending, so a restart resumes unfinished jobs without sending anything twice. The store
+keeps Telegram's ``file_id``, never the image.
 
 States::
 
-    queued --(worker takes it; attempts += 1)--> running --(answer sent)--> done
-                                                     |                   \\-> failed (user told)
-                                                     \\--(crash/restart)--> taken up again
+    queued --claim (attempts += 1, leased to a worker)--> running --answer sent--> done
+       ^                                                    |   \\------------------> failed
+       \\------ release (never started: attempt undone) -----/
+                 lease expired (worker died or hangs): claimed again, the attempt counted
 
-sqlite3 is synchronous: one dedicated thread owns the connection, and every call hops to
-it, so the event loop never waits on the disk and no two statements interleave.
+A running job's lease says who works on it and until when; a job whose result is computed
+and being delivered is *held* (no expiry) until it finishes. :class:`JobStore` is a plain
+synchronous class over the connection of :class:`bot.database.Database`; the async facade
+is :class:`bot.journal.Journal`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
-from typing import TypeVar
 
-from segmentation.classes import AUTO
+from bot.database import Store, Table
 from segmentation.options import DEFAULT_OUTLINE_STYLE as DEFAULT_STYLE
 
-T = TypeVar("T")
-
-SCHEMA_VERSION = 4
 # Finished jobs are kept this long: the "tap a class" buttons of a photo work until then.
 RETENTION_SECONDS = 7 * 24 * 3600
-# Waiting for a lock beyond this means something else holds the database: fail loudly.
-BUSY_TIMEOUT_S = 5.0
 
-_SCHEMA = """
+TABLES = (
+    Table(
+        """
 CREATE TABLE IF NOT EXISTS jobs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     chat_id INTEGER NOT NULL,
@@ -48,7 +42,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     file_id TEXT NOT NULL,                -- Telegram's handle of the photo (never the bytes)
     target TEXT NOT NULL,
     crf INTEGER NOT NULL,
-    style TEXT NOT NULL DEFAULT 'stroke',  -- the outline style's name (schema 4)
+    style TEXT NOT NULL DEFAULT 'stroke', -- the outline style's name
     state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done', 'failed')),
     attempts INTEGER NOT NULL DEFAULT 0,
     status_message_id INTEGER,            -- our "Queued, #N" message, edited when done
@@ -56,60 +50,31 @@ CREATE TABLE IF NOT EXISTS jobs (
     result_class TEXT,
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL,
+    lease_owner TEXT,                     -- the worker a running job is leased to
+    lease_until REAL,                     -- lease expiry (epoch s); NULL: held for delivery
     UNIQUE (chat_id, message_id, target, crf)
 );
 CREATE INDEX IF NOT EXISTS jobs_unfinished ON jobs (state, user_id);
+""",
+        added=(
+            ("style", "TEXT NOT NULL DEFAULT 'stroke'"),
+            ("lease_owner", "TEXT"),
+            ("lease_until", "REAL"),
+        ),
+    ),
+    Table(
+        """
 CREATE TABLE IF NOT EXISTS sent (
     job_id INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
     part TEXT NOT NULL,                   -- 'document', 'sticker', 'choice', 'error', 'status'
     message_id INTEGER,
-    file_id TEXT,                         -- what Telegram stored the sent file as (schema 2)
+    file_id TEXT,                         -- what Telegram stored the sent file as
     PRIMARY KEY (job_id, part)
 );
-CREATE TABLE IF NOT EXISTS chat_settings (
-    chat_id INTEGER PRIMARY KEY,
-    target TEXT NOT NULL,
-    crf INTEGER NOT NULL,
-    updated_at REAL NOT NULL,
-    language TEXT,                        -- chosen with /lang (schema 3); NULL: Telegram's
-    telegram_language TEXT,               -- the language_code last seen in the chat (schema 3)
-    style TEXT NOT NULL DEFAULT 'stroke'  -- the outline style's name (schema 4)
-);
--- Sticker sets the bot made for a user (bot.packs): numbered 1, 2, ... as each fills up.
-CREATE TABLE IF NOT EXISTS packs (
-    user_id INTEGER NOT NULL,
-    number INTEGER NOT NULL,
-    name TEXT NOT NULL UNIQUE,            -- the set's name on Telegram (t.me/addstickers/<name>)
-    title TEXT NOT NULL,
-    count INTEGER NOT NULL,               -- stickers in it, as far as the bot knows
-    gone INTEGER NOT NULL DEFAULT 0,      -- deleted by its owner (via @Stickers)
-    created_at REAL NOT NULL,
-    PRIMARY KEY (user_id, number)
-);
--- Which job's sticker went into which pack: a second press adds nothing. No foreign key:
--- pruning a job must not forget that its sticker is in a pack.
-CREATE TABLE IF NOT EXISTS pack_stickers (
-    user_id INTEGER NOT NULL,
-    job_id INTEGER NOT NULL,
-    pack_name TEXT NOT NULL,
-    added_at REAL NOT NULL,
-    PRIMARY KEY (user_id, job_id)
-);
-CREATE TABLE IF NOT EXISTS pack_settings (
-    user_id INTEGER PRIMARY KEY,
-    emoji TEXT,                           -- NULL: the emoji of each sticker's class
-    updated_at REAL NOT NULL
-);
-"""
-# Schema 1 -> 2: the file_id of sent files (the packs tables are created by _SCHEMA).
-_MIGRATE_TO_2 = "ALTER TABLE sent ADD COLUMN file_id TEXT"
-# Schema 2 -> 3: the chat's language (bot.i18n), two columns of chat_settings (added unless
-# _SCHEMA just created the table with them).
-_COLUMNS_OF_3 = ("language", "telegram_language")
-# Schema 3 -> 4: the outline style of jobs and of each chat's settings (added unless
-# _SCHEMA just created the table with it).
-_TABLES_OF_4 = ("jobs", "chat_settings")
-_ADD_STYLE = "ALTER TABLE {} ADD COLUMN style TEXT NOT NULL DEFAULT 'stroke'"
+""",
+        added=(("file_id", "TEXT"),),
+    ),
+)
 
 
 class JobState(StrEnum):
@@ -147,7 +112,7 @@ class Job:
 
 @dataclass(frozen=True, slots=True)
 class Admission:
-    """The answer to :meth:`Journal.accept`: a new job, a duplicate, or a refusal."""
+    """The answer to :meth:`JobStore.accept`: a new job, a duplicate, or a refusal."""
 
     job: Job | None = None
     refused: Refusal | None = None
@@ -158,15 +123,11 @@ class Admission:
 
 
 @dataclass(frozen=True, slots=True)
-class ChatSettings:
-    target: str = AUTO
-    crf: bool = True
-    # The language chosen with /lang; None: the user's Telegram language (bot.i18n.resolve).
-    language: str | None = None
-    # The language_code Telegram last sent from this chat (what answers of queued jobs use).
-    telegram_language: str | None = None
-    # The outline style's name (segmentation.options.OUTLINE_STYLES).
-    style: str = DEFAULT_STYLE
+class Counts:
+    """Unfinished jobs: waiting for a worker, and taken by one (computing or answering)."""
+
+    queued: int = 0
+    running: int = 0
 
 
 _JOB_COLUMNS = (
@@ -174,6 +135,8 @@ _JOB_COLUMNS = (
     "status_message_id, created_at, style"
 )
 _UNFINISHED = "state IN ('queued', 'running')"
+# A job a worker may claim: waiting, or running on a lease that ran out.
+_CLAIMABLE = "state = 'queued' OR (state = 'running' AND lease_until < ?)"
 
 
 def _job(row: sqlite3.Row) -> Job:
@@ -188,38 +151,17 @@ def _job(row: sqlite3.Row) -> Job:
         state=JobState(row["state"]),
         attempts=row["attempts"],
         status_message_id=row["status_message_id"],
-        style=row["style"],
         created_at=row["created_at"],
+        style=row["style"],
     )
 
 
-class Journal:
-    """Async facade over one SQLite database file: :meth:`open` it (or :meth:`connect`)."""
+class JobStore(Store):
+    """Jobs and the parts of their answers; every method runs on the database thread."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
-        self._conn: sqlite3.Connection | None = None
+    # --- admission ----------------------------------------------------------------------------
 
-    @classmethod
-    async def open(cls, path: Path) -> Journal:
-        journal = cls(path)
-        await journal.connect()
-        return journal
-
-    async def connect(self) -> None:
-        """Open (creating if needed) the database file and its tables."""
-        await self._call(self._connect)
-
-    async def close(self) -> None:
-        if self._conn is not None:
-            await self._call(self._db.close)
-            self._conn = None
-        self._executor.shutdown(wait=True)
-
-    # --- jobs ---------------------------------------------------------------------------------
-
-    async def accept(
+    def accept(
         self,
         *,
         chat_id: int,
@@ -233,252 +175,192 @@ class Journal:
         style: str = DEFAULT_STYLE,
     ) -> Admission:
         """Record a new queued job, unless the queue or the user's share of it is full."""
-
-        def accept() -> Admission:
-            db = self._db
-            with db:
-                existing = db.execute(
-                    f"SELECT {_JOB_COLUMNS} FROM jobs "
-                    "WHERE chat_id = ? AND message_id = ? AND target = ? AND crf = ?",
-                    (chat_id, message_id, target, int(crf)),
-                ).fetchone()
-                if existing is not None:
-                    return Admission(job=_job(existing), duplicate=True)
-                total = db.execute(f"SELECT COUNT(*) FROM jobs WHERE {_UNFINISHED}").fetchone()
-                if total[0] >= queue_max:
-                    return Admission(refused=Refusal.BUSY)
-                mine = db.execute(
-                    f"SELECT COUNT(*) FROM jobs WHERE {_UNFINISHED} AND user_id = ?", (user_id,)
-                ).fetchone()
-                if mine[0] >= user_max:
-                    return Admission(refused=Refusal.USER_LIMIT)
-                now = time.time()
-                cursor = db.execute(
-                    "INSERT INTO jobs (chat_id, user_id, message_id, file_id, target, crf, "
-                    "style, state, created_at, updated_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
-                    (chat_id, user_id, message_id, file_id, target, int(crf), style, now, now),
-                )
-                row = db.execute(
-                    f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (cursor.lastrowid,)
-                ).fetchone()
-                return Admission(job=_job(row), ahead=total[0])
-
-        return await self._call(accept)
-
-    async def get(self, job_id: int) -> Job | None:
-        def get() -> Job | None:
-            row = self._db.execute(
-                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)
+        db = self._db
+        with db:
+            existing = db.execute(
+                f"SELECT {_JOB_COLUMNS} FROM jobs "
+                "WHERE chat_id = ? AND message_id = ? AND target = ? AND crf = ?",
+                (chat_id, message_id, target, int(crf)),
             ).fetchone()
-            return None if row is None else _job(row)
+            if existing is not None:
+                return Admission(job=_job(existing), duplicate=True)
+            total = db.execute(f"SELECT COUNT(*) FROM jobs WHERE {_UNFINISHED}").fetchone()[0]
+            if total >= queue_max:
+                return Admission(refused=Refusal.BUSY)
+            mine = db.execute(
+                f"SELECT COUNT(*) FROM jobs WHERE {_UNFINISHED} AND user_id = ?", (user_id,)
+            ).fetchone()[0]
+            if mine >= user_max:
+                return Admission(refused=Refusal.USER_LIMIT)
+            now = time.time()
+            row = db.execute(
+                "INSERT INTO jobs (chat_id, user_id, message_id, file_id, target, crf, style, "
+                "state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?) "
+                f"RETURNING {_JOB_COLUMNS}",
+                (chat_id, user_id, message_id, file_id, target, int(crf), style, now, now),
+            ).fetchone()
+            return Admission(job=_job(row), ahead=total)
 
-        return await self._call(get)
+    # --- reading ------------------------------------------------------------------------------
 
-    async def unfinished(self) -> list[Job]:
-        """Queued and running jobs, oldest first (what a restart must take up again)."""
+    def get(self, job_id: int) -> Job | None:
+        row = self._db.execute(
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)
+        ).fetchone()
+        return None if row is None else _job(row)
 
-        def unfinished() -> list[Job]:
-            rows = self._db.execute(
-                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE {_UNFINISHED} ORDER BY id"
-            ).fetchall()
-            return [_job(row) for row in rows]
+    def unfinished(self) -> list[Job]:
+        """Queued and running jobs, oldest first."""
+        rows = self._db.execute(
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE {_UNFINISHED} ORDER BY id"
+        ).fetchall()
+        return [_job(row) for row in rows]
 
-        return await self._call(unfinished)
+    def counts(self) -> Counts:
+        rows = self._db.execute(
+            f"SELECT state, COUNT(*) FROM jobs WHERE {_UNFINISHED} GROUP BY state"
+        ).fetchall()
+        found = {row[0]: row[1] for row in rows}
+        return Counts(queued=found.get("queued", 0), running=found.get("running", 0))
 
-    async def set_status_message(self, job_id: int, message_id: int) -> None:
-        await self._update(job_id, "status_message_id = ?", message_id)
-
-    async def sharing_status(self, job: Job) -> list[tuple[int, JobState]]:
+    def sharing_status(self, job: Job) -> list[tuple[int, JobState]]:
         """The jobs (id, state) whose status is ``job``'s status message: an album's photos
         share one (bot.handlers.photos); a photo on its own has only itself."""
         if job.status_message_id is None:
             return [(job.id, job.state)]
+        rows = self._db.execute(
+            "SELECT id, state FROM jobs WHERE chat_id = ? AND status_message_id = ? ORDER BY id",
+            (job.chat_id, job.status_message_id),
+        ).fetchall()
+        return [(row["id"], JobState(row["state"])) for row in rows]
 
-        def siblings() -> list[tuple[int, JobState]]:
-            rows = self._db.execute(
-                "SELECT id, state FROM jobs WHERE chat_id = ? AND status_message_id = ? "
-                "ORDER BY id",
-                (job.chat_id, job.status_message_id),
-            ).fetchall()
-            return [(row["id"], JobState(row["state"])) for row in rows]
+    def result_of(self, job_id: int) -> tuple[int, str | None] | None:
+        """The job's chat and the class its sticker shows; None once the job is forgotten."""
+        row = self._db.execute(
+            "SELECT chat_id, result_class FROM jobs WHERE id = ?", (job_id,)
+        ).fetchone()
+        return None if row is None else (row["chat_id"], row["result_class"])
 
-        return await self._call(siblings)
+    # --- leases (the queue's side: bot.queue.local) ------------------------------------------
 
-    async def mark_running(self, job_id: int) -> None:
-        """The worker takes the job up: one more attempt."""
-        await self._update(job_id, "state = 'running', attempts = attempts + 1")
+    def claim(self, worker: str, lease_s: float) -> Job | None:
+        """The oldest claimable job, now running on ``worker``'s lease: one more attempt."""
+        now = time.time()
+        with self._db as db:
+            row = db.execute(
+                "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = ?, "
+                "lease_until = ?, updated_at = ? WHERE id = "
+                f"(SELECT id FROM jobs WHERE {_CLAIMABLE} ORDER BY id LIMIT 1) "
+                f"RETURNING {_JOB_COLUMNS}",
+                (worker, now + lease_s, now, now),
+            ).fetchone()
+        return None if row is None else _job(row)
 
-    async def set_result_class(self, job_id: int, result_class: str) -> None:
+    def renew(self, job_id: int, worker: str, lease_s: float) -> bool:
+        """Extend ``worker``'s lease; False if the job is no longer leased to it."""
+        return self._lease(job_id, worker, "lease_until = ?", time.time() + lease_s)
+
+    def hold(self, job_id: int) -> bool:
+        """The result is computed and being delivered: the lease no longer runs out."""
+        with self._db as db:
+            cursor = db.execute(
+                "UPDATE jobs SET lease_until = NULL WHERE id = ? AND state = 'running'", (job_id,)
+            )
+        return cursor.rowcount == 1
+
+    def release(self, job_id: int, worker: str) -> bool:
+        """Give a claimed job back unstarted (a graceful stop): queued, the attempt undone."""
+        return self._lease(
+            job_id,
+            worker,
+            "state = 'queued', attempts = MAX(attempts - 1, 0), lease_owner = NULL, "
+            "lease_until = NULL",
+        )
+
+    def expire_leases(self, job_id: int | None = None) -> int:
+        """Every running lease (or job ``job_id``'s) runs out now: the process that held it
+        restarted. Returns how many jobs it freed."""
+        where = "state = 'running'" + ("" if job_id is None else " AND id = ?")
+        args = () if job_id is None else (job_id,)
+        with self._db as db:
+            return db.execute(f"UPDATE jobs SET lease_until = 0 WHERE {where}", args).rowcount
+
+    def next_expiry(self) -> float | None:
+        """When the earliest running lease runs out (epoch s), if any does."""
+        row = self._db.execute(
+            "SELECT MIN(lease_until) FROM jobs WHERE state = 'running' AND lease_until IS NOT NULL"
+        ).fetchone()
+        return None if row[0] is None else float(row[0])
+
+    def _lease(self, job_id: int, worker: str, assignments: str, *values: object) -> bool:
+        with self._db as db:
+            cursor = db.execute(
+                f"UPDATE jobs SET {assignments}, updated_at = ? "
+                "WHERE id = ? AND state = 'running' AND lease_owner = ?",
+                (*values, time.time(), job_id, worker),
+            )
+        return cursor.rowcount == 1
+
+    # --- answering ----------------------------------------------------------------------------
+
+    def set_status_message(self, job_id: int, message_id: int) -> None:
+        self._update(job_id, "status_message_id = ?", message_id)
+
+    def set_result_class(self, job_id: int, result_class: str) -> None:
         """The class the sticker shows, recorded before any part is sent: a button under
         the sticker (e.g. "Add to my pack") may be pressed before the job is closed."""
-        await self._update(job_id, "result_class = ?", result_class)
+        self._update(job_id, "result_class = ?", result_class)
 
-    async def finish(
+    def finish(
         self, job_id: int, state: JobState, outcome: str, result_class: str | None = None
     ) -> None:
         """Close the job, after every part of its answer was sent (or could not be)."""
         if state not in (JobState.DONE, JobState.FAILED):
             raise ValueError(f"a job finishes as done or failed, not {state}")
-        await self._update(
-            job_id, "state = ?, outcome = ?, result_class = ?", state, outcome, result_class
+        self._update(
+            job_id,
+            "state = ?, outcome = ?, result_class = ?, lease_owner = NULL, lease_until = NULL",
+            state,
+            outcome,
+            result_class,
         )
 
-    async def _update(self, job_id: int, assignments: str, *values: object) -> None:
-        def update() -> None:
-            with self._db as db:
-                db.execute(
-                    f"UPDATE jobs SET {assignments}, updated_at = ? WHERE id = ?",
-                    (*values, time.time(), job_id),
-                )
-
-        await self._call(update)
-
-    # --- answers sent -------------------------------------------------------------------------
-
-    async def sent_parts(self, job_id: int) -> dict[str, int | None]:
+    def sent_parts(self, job_id: int) -> dict[str, int | None]:
         """The parts of this job's answer already sent: part -> Telegram message id."""
+        rows = self._db.execute(
+            "SELECT part, message_id FROM sent WHERE job_id = ?", (job_id,)
+        ).fetchall()
+        return {row["part"]: row["message_id"] for row in rows}
 
-        def parts() -> dict[str, int | None]:
-            rows = self._db.execute(
-                "SELECT part, message_id FROM sent WHERE job_id = ?", (job_id,)
-            ).fetchall()
-            return {row["part"]: row["message_id"] for row in rows}
-
-        return await self._call(parts)
-
-    async def record_sent(
+    def record_sent(
         self, job_id: int, part: str, message_id: int | None, file_id: str | None = None
     ) -> None:
         """Remember a sent part; ``file_id`` is the sent file's (to send or use it again)."""
+        with self._db as db:
+            db.execute(
+                "INSERT OR REPLACE INTO sent (job_id, part, message_id, file_id) "
+                "VALUES (?, ?, ?, ?)",
+                (job_id, part, message_id, file_id),
+            )
 
-        def record() -> None:
-            with self._db as db:
-                db.execute(
-                    "INSERT OR REPLACE INTO sent (job_id, part, message_id, file_id) "
-                    "VALUES (?, ?, ?, ?)",
-                    (job_id, part, message_id, file_id),
-                )
-
-        await self._call(record)
-
-    async def sent_files(self, job_id: int) -> dict[str, str]:
+    def sent_files(self, job_id: int) -> dict[str, str]:
         """The file_ids of this job's sent files: part ('document', 'sticker') -> file_id."""
+        rows = self._db.execute(
+            "SELECT part, file_id FROM sent WHERE job_id = ? AND file_id IS NOT NULL", (job_id,)
+        ).fetchall()
+        return {row["part"]: row["file_id"] for row in rows}
 
-        def files() -> dict[str, str]:
-            rows = self._db.execute(
-                "SELECT part, file_id FROM sent WHERE job_id = ? AND file_id IS NOT NULL",
-                (job_id,),
-            ).fetchall()
-            return {row["part"]: row["file_id"] for row in rows}
-
-        return await self._call(files)
-
-    # --- chat settings ------------------------------------------------------------------------
-
-    async def chat_settings(self, chat_id: int) -> ChatSettings:
-        def read() -> ChatSettings:
-            row = self._db.execute(
-                "SELECT target, crf, language, telegram_language, style FROM chat_settings "
-                "WHERE chat_id = ?",
-                (chat_id,),
-            ).fetchone()
-            if row is None:
-                return ChatSettings()
-            return ChatSettings(
-                row["target"],
-                bool(row["crf"]),
-                row["language"],
-                row["telegram_language"],
-                row["style"],
-            )
-
-        return await self._call(read)
-
-    async def save_chat_settings(self, chat_id: int, settings: ChatSettings) -> None:
-        def write() -> None:
-            with self._db as db:
-                db.execute(
-                    "INSERT INTO chat_settings (chat_id, target, crf, language, "
-                    "telegram_language, style, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT (chat_id) DO UPDATE SET "
-                    "target = excluded.target, crf = excluded.crf, "
-                    "language = excluded.language, "
-                    "telegram_language = excluded.telegram_language, style = excluded.style, "
-                    "updated_at = excluded.updated_at",
-                    (
-                        chat_id,
-                        settings.target,
-                        int(settings.crf),
-                        settings.language,
-                        settings.telegram_language,
-                        settings.style,
-                        time.time(),
-                    ),
-                )
-
-        await self._call(write)
-
-    # --- housekeeping -------------------------------------------------------------------------
-
-    async def prune(self, older_than_s: float = RETENTION_SECONDS) -> int:
+    def prune(self, older_than_s: float = RETENTION_SECONDS) -> int:
         """Forget finished jobs last touched more than ``older_than_s`` ago; returns how many."""
+        with self._db as db:
+            return db.execute(
+                f"DELETE FROM jobs WHERE NOT {_UNFINISHED} AND updated_at < ?",
+                (time.time() - older_than_s,),
+            ).rowcount
 
-        def prune() -> int:
-            with self._db as db:
-                cursor = db.execute(
-                    f"DELETE FROM jobs WHERE NOT {_UNFINISHED} AND updated_at < ?",
-                    (time.time() - older_than_s,),
-                )
-                return cursor.rowcount
-
-        return await self._call(prune)
-
-    # --- plumbing -----------------------------------------------------------------------------
-
-    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """``fn(connection)`` on the journal's thread: for stores sharing this database
-        (:mod:`bot.packs`). ``fn`` wraps its writes in ``with connection:``."""
-        return await self._call(lambda: fn(self._db))
-
-    @property
-    def _db(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise RuntimeError("the journal is closed")
-        return self._conn
-
-    def _connect(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S)
-        conn.row_factory = sqlite3.Row
-        # WAL + synchronous=NORMAL: a committed job survives the process being killed (only
-        # a power cut can lose the last transactions), at a fraction of FULL's fsync cost.
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("PRAGMA foreign_keys = ON")
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            conn.close()
-            raise RuntimeError(
-                f"{self.path} was written by a newer version (schema {version}); "
-                f"this one reads schema {SCHEMA_VERSION}"
+    def _update(self, job_id: int, assignments: str, *values: object) -> None:
+        with self._db as db:
+            db.execute(
+                f"UPDATE jobs SET {assignments}, updated_at = ? WHERE id = ?",
+                (*values, time.time(), job_id),
             )
-        with conn:
-            conn.executescript(_SCHEMA)
-            if 0 < version < 2:
-                conn.execute(_MIGRATE_TO_2)
-            if 0 < version < 3:
-                have = {row["name"] for row in conn.execute("PRAGMA table_info(chat_settings)")}
-                for column in _COLUMNS_OF_3:
-                    if column not in have:
-                        conn.execute(f"ALTER TABLE chat_settings ADD COLUMN {column} TEXT")
-            if 0 < version < 4:
-                for table in _TABLES_OF_4:
-                    columns = {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
-                    if "style" not in columns:
-                        conn.execute(_ADD_STYLE.format(table))
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        self._conn = conn
-
-    async def _call(self, fn: Callable[[], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)

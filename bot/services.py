@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from bot.config import Settings
 from bot.engine import Engine
 from bot.intake import Intake
-from bot.jobs import Journal
+from bot.journal import Journal
 from bot.stats import Stats
 from bot.worker import Worker
 from segmentation.classes import VOC_CLASSES
@@ -17,7 +17,8 @@ from segmentation.classes import VOC_CLASSES
 class Services:
     settings: Settings
     journal: Journal
-    engine: Engine
+    # None with QUEUE_URL set: the workers hold the model.
+    engine: Engine | None
     worker: Worker
     intake: Intake
     stats: Stats

@@ -394,6 +394,18 @@ def stats_report(
     return "\n".join(lines)
 
 
+def workers_report(workers: Sequence[tuple[str, bool, float, int, int]]) -> str:
+    """/stats with QUEUE_URL set: (name, alive, seconds since seen, jobs done, redeliveries)."""
+    alive = sum(1 for _, up, _, _, _ in workers if up)
+    lines = [f"Workers {alive} alive of {len(workers)} seen"]
+    lines += [
+        f"  {name}: {'alive' if up else 'gone'}, seen {seen:.0f} s ago, "
+        f"{done} done, {redelivered} taken over"
+        for name, up, seen, done, redelivered in workers
+    ]
+    return "\n".join(lines)
+
+
 # --- sticker packs --------------------------------------------------------------------------
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +42,7 @@ class WebServer:
         host: str,
         port: int,
         ready: Callable[[], bool],
-        metrics_text: Callable[[], str],
+        metrics_text: Callable[[], Awaitable[str]],
         webhook: Webhook | None = None,
     ) -> None:
         self._host, self._port = host, port
@@ -76,7 +76,8 @@ class WebServer:
 
     async def _metrics(self, request: web.Request) -> web.Response:
         return web.Response(
-            body=self._metrics_text().encode(), headers={"Content-Type": metrics.CONTENT_TYPE}
+            body=(await self._metrics_text()).encode(),
+            headers={"Content-Type": metrics.CONTENT_TYPE},
         )
 
     async def _update(self, request: web.Request) -> web.Response:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+
+from tests.redis_server import REDIS_SERVER, SKIP_REASON, RedisServer
 
 SHARED_DIR = Path(__file__).resolve().parents[1].parent / "shared"
 DEEPLAB_MODEL = SHARED_DIR / "models" / "deeplabv3_mnv2_pascal_quant.tflite"
@@ -89,6 +92,17 @@ def encode(rgb: np.ndarray, fmt: str = "JPEG", **save_kwargs: object) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(rgb).save(buffer, format=fmt, **save_kwargs)
     return buffer.getvalue()
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A real, started ``redis-server`` (append-only file on) of this test alone."""
+    if REDIS_SERVER is None:
+        pytest.skip(SKIP_REASON)
+    server = RedisServer()
+    server.start()
+    yield server
+    server.cleanup()
 
 
 @pytest.fixture(scope="session")

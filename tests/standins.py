@@ -4,6 +4,8 @@ through the real ``make_sticker``."""
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from segmentation.classes import NUM_CLASSES, VOC_CLASSES, class_index
@@ -40,3 +42,19 @@ class ColourSegmenter:
         logits -= logits.max(-1, keepdims=True)
         probs = np.exp(logits)
         return probs / probs.sum(-1, keepdims=True)
+
+
+class SlowColourSegmenter(ColourSegmenter):
+    """The colour stand-in taking a fixed extra time per photo, off the CPU (like a GPU or a
+    remote accelerator): what the scale-out tests and benchmarks run."""
+
+    name = "slow-colour-standin"
+
+    def __init__(self, service_s: float = 0.05) -> None:
+        super().__init__()
+        self.service_s = service_s
+
+    def predict(self, rgb: np.ndarray) -> np.ndarray:
+        if rgb.shape[0] > 8:  # not the warm-up
+            time.sleep(self.service_s)
+        return super().predict(rgb)

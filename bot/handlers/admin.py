@@ -22,22 +22,28 @@ class Admin:
             await message.reply_text(texts.ADMIN_ONLY)
             return
         services = self._services
-        stats, info = services.stats, services.engine.info
-        await message.reply_text(
-            texts.stats_report(
-                uptime_s=stats.uptime_s,
-                model=info.name if info else "not loaded",
-                backend=f"{info.backend} {info.precision}".strip() if info else "-",
-                device=info.device if info else "-",
-                queue_depth=services.worker.depth,
-                in_progress=services.worker.in_progress,
-                outcomes=stats.outcomes,
-                rejected=stats.rejected,
-                latencies=stats.latencies(),
-                users=len(stats.users),
-                top_classes=stats.top_classes(),
-            )
+        stats = services.stats
+        info = None if services.engine is None else services.engine.info
+        counts = await services.worker.counts()
+        report = texts.stats_report(
+            uptime_s=stats.uptime_s,
+            model=info.name if info else "not loaded",
+            backend=f"{info.backend} {info.precision}".strip() if info else "-",
+            device=info.device if info else "-",
+            queue_depth=counts.queued,
+            in_progress=counts.running,
+            outcomes=stats.outcomes,
+            rejected=stats.rejected,
+            latencies=stats.latencies(),
+            users=len(stats.users),
+            top_classes=stats.top_classes(),
         )
+        if services.settings.QUEUE_URL is not None:
+            workers = await services.worker.queue.workers()
+            report += "\n" + texts.workers_report(
+                [(w.name, w.alive, w.last_seen_s, w.done, w.redelivered) for w in workers]
+            )
+        await message.reply_text(report)
 
 
 def handlers(services: Services) -> list[BaseHandler[Any, Any, Any]]:

@@ -10,7 +10,7 @@ from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, ContextTypes
 
 from bot import choices, texts
-from bot.packs import MAX_STATIC_STICKERS, AddResult, Outcome, PackMaker, PackStore, parse_emoji
+from bot.packs import MAX_STATIC_STICKERS, AddResult, Outcome, PackMaker, parse_emoji
 from bot.services import Services
 
 logger = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ def result_text(result: AddResult, bot_username: str) -> str:
 
 class Packs:
     def __init__(self, services: Services) -> None:
-        self.maker = PackMaker(PackStore(services.journal))
+        self.maker = PackMaker(services.journal)
 
     async def press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """The "Add to my pack" button: the presser's pack gets the sticker, said in a reply."""
@@ -83,7 +83,7 @@ class Packs:
         assert message is not None
         if user is None:
             return
-        packs = await self.maker.store.packs(user.id)
+        packs = await self.maker.packs(user.id)
         await message.reply_text(texts.packs_list([(p.link, p.count) for p in packs]))
 
     async def emoji(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -92,7 +92,7 @@ class Packs:
         assert message is not None
         if user is None:
             return
-        store = self.maker.store
+        store = self.maker
         argument = " ".join(context.args or ()).strip()
         if not argument:
             await message.reply_text(texts.emoji_show(await store.emoji(user.id)))

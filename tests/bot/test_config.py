@@ -167,6 +167,17 @@ def test_model_precision_is_checked_and_reaches_the_loader() -> None:
     assert factory.keywords["precision"] == "int8-dynamic"  # type: ignore[attr-defined]
 
 
+def test_queue_url_is_redis_or_unset_and_never_echoed() -> None:
+    assert load_settings(None, BOT_TOKEN=TOKEN).QUEUE_URL is None
+    assert load_settings(None, BOT_TOKEN=TOKEN, QUEUE_URL="").QUEUE_URL is None
+    for url in ("redis://q:6379/0", "rediss://q:6380/1", "unix:///run/redis.sock"):
+        settings = load_settings(None, BOT_TOKEN=TOKEN, QUEUE_URL=url)
+        assert settings.QUEUE_URL == url  # noqa: SIM300 - a setting, not a constant
+    message = problem(BOT_TOKEN=TOKEN, QUEUE_URL="http://:hunter2@q:6379")
+    assert "QUEUE_URL" in message
+    assert "hunter2" not in message
+
+
 def test_model_backend_is_checked_and_reaches_the_loader() -> None:
     message = problem(BOT_TOKEN=TOKEN, MODEL_BACKEND="onnx")
     assert "MODEL_BACKEND" in message

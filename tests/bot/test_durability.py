@@ -7,7 +7,8 @@ import asyncio
 from pathlib import Path
 
 from bot.app import JOURNAL_FILE
-from bot.jobs import JobState, Journal
+from bot.jobs import JobState
+from bot.journal import Journal
 from bot.retry import RetryPolicy
 from tests.bot.botkit import USER, WAIT_S, GatedSegmenter, photo, reply, sent, texted, to
 from tests.bot.conftest import StartBot
@@ -101,7 +102,8 @@ async def test_a_job_taken_up_too_often_is_reported_as_failed(
     update = emulator.send_photo(USER, photo())
     message = update["message"]
     journal = await Journal.open(data_dir / JOURNAL_FILE)
-    admission = await journal.accept(
+    admission = await journal.call(
+        journal.jobs.accept,
         chat_id=USER,
         user_id=USER,
         message_id=message["message_id"],
@@ -112,8 +114,8 @@ async def test_a_job_taken_up_too_often_is_reported_as_failed(
         user_max=10,
     )
     assert admission.job is not None
-    for _ in range(3):  # three start-ups died on this photo
-        await journal.mark_running(admission.job.id)
+    for _ in range(3):  # three start-ups died on this photo (leases that ran out)
+        await journal.claim("died", -1)
     await journal.close()
 
     bot = await start_bot(MAX_ATTEMPTS=3)

@@ -20,7 +20,7 @@ import pytest
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.app import JOURNAL_FILE, PTB_TIMEDELTA
-from bot.jobs import Journal
+from bot.journal import Journal
 from bot.retry import RetryPolicy, with_retries
 from tests.bot.botkit import (
     OTHER_USER,

@@ -17,7 +17,8 @@ from babel.messages.pofile import read_po
 
 from bot import i18n, texts
 from bot.arguments import parse_class_argument
-from bot.jobs import ChatSettings, Journal
+from bot.chats import ChatSettings
+from bot.journal import Journal
 from segmentation.classes import VOC_CLASSES
 from segmentation.errors import UnknownClass
 
@@ -203,7 +204,7 @@ def test_album_status_counts_the_answered_photos() -> None:
 
 
 # Functions of bot.texts that are English on purpose: the admins' report.
-_ENGLISH_ONLY = {"stats_report"}
+_ENGLISH_ONLY = {"stats_report", "workers_report"}
 _MARKERS = {"_", "ngettext", "N_", "pgettext"}
 
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from bot.jobs import Admission, ChatSettings, JobState, Journal, Refusal
+from bot.chats import ChatSettings
+from bot.database import SCHEMA_VERSION
+from bot.jobs import Admission, Counts, JobState, Refusal
+from bot.journal import Journal
 
 
 @pytest.fixture
@@ -26,7 +31,8 @@ async def accept(
     queue_max: int = 10,
     user_max: int = 3,
 ) -> Admission:
-    return await journal.accept(
+    return await journal.call(
+        journal.jobs.accept,
         chat_id=user_id,
         user_id=user_id,
         message_id=message_id,
@@ -68,7 +74,7 @@ async def test_queue_full_and_user_limit(journal: Journal) -> None:
 async def test_finished_jobs_free_their_place(journal: Journal) -> None:
     first = (await accept(journal, 1, user_max=1)).job
     assert first is not None
-    await journal.mark_running(first.id)
+    assert await journal.claim("w", 30) == replace(first, state=JobState.RUNNING, attempts=1)
     await journal.finish(first.id, JobState.DONE, "sticker", "cat")
     assert (await accept(journal, 2, user_max=1)).job is not None
 
@@ -85,8 +91,8 @@ async def test_a_redelivered_update_is_a_duplicate(journal: Journal) -> None:
 async def test_running_counts_attempts_and_finish_closes(journal: Journal) -> None:
     job = (await accept(journal, 1)).job
     assert job is not None
-    await journal.mark_running(job.id)
-    await journal.mark_running(job.id)
+    await journal.claim("dead", -1)  # a lease that has already run out
+    await journal.claim("next", 30)
     running = await journal.get(job.id)
     assert running is not None
     assert (running.state, running.attempts) == (JobState.RUNNING, 2)
@@ -114,7 +120,7 @@ async def test_everything_survives_reopening(tmp_path: Path) -> None:
     job = (await accept(journal, 1)).job
     assert job is not None
     await journal.set_status_message(job.id, 42)
-    await journal.mark_running(job.id)
+    await journal.claim("w", 30)
     await journal.record_sent(job.id, "document", 43)
     await journal.save_chat_settings(1, ChatSettings(target="dog", crf=False))
     await journal.close()
@@ -153,10 +159,81 @@ async def test_the_journal_never_holds_image_bytes(journal: Journal) -> None:
     await accept(journal, 1)
 
     def columns_of(table: str) -> set[str]:
-        return {row[1] for row in journal._db.execute(f"PRAGMA table_info({table})")}
+        db = journal.database.connection
+        return {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
 
     def all_columns() -> set[str]:
         return columns_of("jobs") | columns_of("sent") | columns_of("chat_settings")
 
-    columns = await journal._call(all_columns)
+    columns = await journal.call(all_columns)
     assert not any("png" in name or "data" in name or "bytes" in name for name in columns)
+
+
+async def test_a_leased_job_is_claimed_again_only_when_its_lease_runs_out(journal: Journal) -> None:
+    first = (await accept(journal, 1)).job
+    second = (await accept(journal, 2)).job
+    assert first is not None
+    assert second is not None
+    assert (await journal.claim("a", 30)) == replace(first, state=JobState.RUNNING, attempts=1)
+    assert (await journal.claim("b", 30)) == replace(second, state=JobState.RUNNING, attempts=1)
+    assert await journal.claim("c", 30) is None  # both leased
+    jobs = journal.jobs
+    assert await journal.call(jobs.renew, first.id, "a", 30)
+    assert not await journal.call(jobs.renew, first.id, "b", 30)  # not b's lease
+    assert await journal.call(jobs.renew, second.id, "b", -1)  # b stops renewing: ran out
+    taken_over = await journal.claim("c", 30)
+    assert taken_over is not None
+    assert (taken_over.id, taken_over.attempts) == (second.id, 2)
+    assert not await journal.call(jobs.renew, second.id, "b", 30)  # b lost it
+
+
+async def test_release_undoes_the_attempt_and_hold_stops_the_lease(journal: Journal) -> None:
+    job = (await accept(journal, 1)).job
+    assert job is not None
+    await journal.claim("a", 30)
+    assert await journal.call(journal.jobs.release, job.id, "a")
+    assert await journal.get(job.id) == job  # queued again, no attempt counted
+    await journal.claim("a", -1)
+    assert await journal.call(journal.jobs.hold, job.id)  # computed: being delivered
+    assert await journal.claim("b", 30) is None  # a held job is never handed out again
+    assert await journal.call(journal.jobs.expire_leases) == 1  # after a restart, it is
+    again = await journal.claim("b", 30)
+    assert again is not None
+    assert again.attempts == 2
+    assert await journal.counts() == Counts(queued=0, running=1)
+
+
+async def test_a_schema_2_journal_gains_the_lease_columns(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as old:
+        old.executescript(
+            "CREATE TABLE jobs (id INTEGER PRIMARY KEY AUTOINCREMENT, chat_id INTEGER NOT NULL, "
+            "user_id INTEGER NOT NULL, message_id INTEGER NOT NULL, file_id TEXT NOT NULL, "
+            "target TEXT NOT NULL, crf INTEGER NOT NULL, state TEXT NOT NULL, "
+            "attempts INTEGER NOT NULL DEFAULT 0, status_message_id INTEGER, outcome TEXT, "
+            "result_class TEXT, created_at REAL NOT NULL, updated_at REAL NOT NULL, "
+            "UNIQUE (chat_id, message_id, target, crf));"
+            "INSERT INTO jobs (chat_id, user_id, message_id, file_id, target, crf, state, "
+            "attempts, created_at, updated_at) "
+            "VALUES (1, 1, 5, 'f', 'auto', 1, 'running', 1, 0, 0);"
+            "PRAGMA user_version = 2;"
+        )
+    old.close()
+    journal = await Journal.open(path)
+    try:
+        # Interrupted before the upgrade: its lease (none yet) lets it be claimed again.
+        assert await journal.call(journal.jobs.expire_leases) == 1
+        job = await journal.claim("w", 30)
+        assert job is not None
+        assert (job.id, job.attempts) == (1, 2)
+    finally:
+        await journal.close()
+
+
+async def test_a_newer_journal_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "new.sqlite3"
+    with sqlite3.connect(path) as new:
+        new.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    new.close()
+    with pytest.raises(RuntimeError, match="newer version"):
+        await Journal.open(path)

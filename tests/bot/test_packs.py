@@ -11,12 +11,11 @@ import pytest
 
 from bot import choices
 from bot.app import JOURNAL_FILE, StickerBot
-from bot.jobs import Journal
+from bot.journal import Journal
 from bot.packs import (
     CLASS_EMOJI,
     MAX_STATIC_STICKERS,
     Pack,
-    PackStore,
     class_emoji,
     is_valid_set_name,
     parse_emoji,
@@ -93,7 +92,7 @@ def ok_calls(emu: BotApiEmulator, method: str) -> list[ApiCall]:
 async def seed_full_pack(emu: BotApiEmulator, bot: StickerBot, *, known: int) -> None:
     """USER's first pack: 120 stickers on Telegram, ``known`` of them in the bot's records."""
     emu.seed_sticker_set(FIRST, USER, MAX_STATIC_STICKERS, title="Ann's stickers")
-    await PackStore(bot.journal).save(Pack(USER, 1, FIRST, "Ann's stickers", known))
+    await bot.journal.call(bot.journal.packs.save, Pack(USER, 1, FIRST, "Ann's stickers", known))
 
 
 # --- the button -----------------------------------------------------------------------------
@@ -276,7 +275,9 @@ async def test_the_button_of_a_forgotten_job_explains(
     bot = await start_bot()
     emulator.send_text(USER, "/start")
     message = await make_sticker(emulator)
-    await bot.journal.run(forget_job_1)  # as pruning does past the retention
+    await bot.journal.call(
+        forget_job_1, bot.journal.database.connection
+    )  # as pruning does past the retention
     assert "no longer available" in await press(emulator, message)
     assert not emulator.calls_to("createNewStickerSet")
 
@@ -363,7 +364,7 @@ async def test_a_schema_1_journal_gains_file_ids_and_pack_tables(tmp_path: Path)
         assert await journal.sent_files(1) == {}
         await journal.record_sent(1, "sticker", 6, "CAAC-file")
         assert await journal.sent_files(1) == {"sticker": "CAAC-file"}
-        assert await PackStore(journal).packs(USER) == []
+        assert await journal.call(journal.packs.packs, USER) == []
     finally:
         await journal.close()
 

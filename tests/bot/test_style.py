@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.chats import ChatSettings
 from bot.handlers.style import parse_style
-from bot.jobs import ChatSettings, Journal
+from bot.journal import Journal
 from tests.bot.botkit import USER, WAIT_S, photo, reply, texted
 from tests.bot.conftest import StartBot
 from tests.bot.emulator import BotApiEmulator

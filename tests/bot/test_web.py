@@ -85,7 +85,7 @@ async def test_healthz_and_metrics_in_polling_mode(
 
 @pytest.mark.parametrize("ready", [True, False])
 async def test_healthz_reflects_readiness(ready: bool) -> None:
-    server = WebServer(host="127.0.0.1", port=0, ready=lambda: ready, metrics_text=str)
+    server = WebServer(host="127.0.0.1", port=0, ready=lambda: ready, metrics_text=no_metrics)
     await server.start()
     try:
         async with (
@@ -100,3 +100,7 @@ async def test_healthz_reflects_readiness(ready: bool) -> None:
 async def test_no_server_in_polling_mode_without_a_port(start_bot: StartBot) -> None:
     bot = await start_bot()
     assert bot.web is None
+
+
+async def no_metrics() -> str:
+    return ""

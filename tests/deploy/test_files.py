@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.cli import add_bot_command
+from bot.cli import add_bot_command, add_worker_command
 from bot.config import Settings
 from segmentation.cli import build_parser
 
@@ -45,7 +45,7 @@ def _instructions(dockerfile: Path) -> list[tuple[str, str]]:
 
 def _assert_cli_accepts(argv: list[str]) -> None:
     assert argv[0] == "stickerbot", argv
-    parser = build_parser([add_bot_command])
+    parser = build_parser([add_bot_command, add_worker_command])
     args = parser.parse_args(argv[1:])
     assert callable(args.handler)
 
@@ -122,3 +122,42 @@ def test_env_example_documents_every_setting() -> None:
     for index, line in enumerate(lines):
         if re.match(r"^[A-Z_]+=", line):
             assert lines[index - 1].startswith("#"), f"{line.split('=')[0]} has no comment"
+
+
+def test_scale_out_compose_runs_redis_the_bot_and_scalable_workers() -> None:
+    compose: dict[str, Any] = yaml.safe_load((DEPLOY / "docker-compose.scale.yml").read_text())
+    services = compose["services"]
+    assert {"redis", "bot", "worker", "worker-gpu"} <= set(services)
+    redis = services["redis"]
+    assert "--appendonly" in redis["command"]
+    assert redis["command"][redis["command"].index("--appendonly") + 1] == "yes"
+    assert any(v.split(":")[0] in compose["volumes"] for v in redis["volumes"])
+    queue_url = services["bot"]["environment"]["QUEUE_URL"]
+    assert queue_url.startswith("redis://redis:")
+    for name in ("worker", "worker-gpu"):
+        worker = services[name]
+        argv = worker["command"]
+        _assert_cli_accepts(argv)
+        assert argv[1] == "worker"
+        assert argv[argv.index("--queue") + 1] == queue_url
+        # Scalable: no fixed name and no host port, which `--scale worker=4` would clash on.
+        assert "container_name" not in worker
+        assert "ports" not in worker
+        for env_name in worker.get("environment", {}):
+            assert env_name in SETTINGS | OTHER_ENV, f"{name} sets unknown {env_name}"
+        for volume in worker.get("volumes", []):
+            assert volume.split(":")[0] in compose["volumes"], volume
+    assert services["worker-gpu"]["build"]["dockerfile"] == "deploy/Dockerfile.gpu"
+    for env_name in services["bot"]["environment"]:
+        assert env_name in SETTINGS | OTHER_ENV, env_name
+
+
+def test_systemd_worker_template_runs_a_worker() -> None:
+    unit = (DEPLOY / "stickerbot-worker@.service").read_text()
+    exec_start = re.search(r"^ExecStart=(.+)$", unit, re.MULTILINE)
+    assert exec_start is not None
+    argv = shlex.split(exec_start.group(1).replace("${QUEUE_URL}", "redis://queue:6379/0"))
+    assert Path(argv[0]).name == "stickerbot"
+    _assert_cli_accepts(["stickerbot", *argv[1:]])
+    assert argv[1] == "worker"
+    assert "%i" in exec_start.group(1)  # the instance names the worker

@@ -1,0 +1,96 @@
+"""The real ``stickerbot worker`` process: a real model, a real redis-server; it computes a
+job from the stream, heartbeats, and stops cleanly on SIGTERM (exit 0, "stopped")."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.jobs import Job, JobState
+from bot.queue.redis_jobs import RedisQueue
+from bot.queue.streams import worker_statuses
+from bot.queue.wire import decode_result
+from segmentation.cli import build_parser
+from tests.redis_server import RedisServer
+
+ROOT = Path(__file__).resolve().parents[2]
+# Start-up imports TensorFlow and loads the model: slow on a small CI machine.
+WAIT_S = 120.0
+
+
+def test_the_worker_command_line() -> None:
+    from bot.cli import add_bot_command, add_worker_command
+
+    parser = build_parser([add_bot_command, add_worker_command])
+    args = parser.parse_args(["worker", "--queue", "redis://q:6379/0", "--concurrency", "2"])
+    assert (args.queue, args.concurrency, args.model, args.thread) == (
+        "redis://q:6379/0",
+        2,
+        "auto",
+        False,
+    )
+    with pytest.raises(SystemExit):
+        parser.parse_args(["worker"])  # --queue is required
+
+
+@pytest.mark.slow
+async def test_a_real_worker_computes_a_job_and_stops_cleanly(
+    redis_server: RedisServer,
+    deeplab_small_model_path: Path,
+    shared_fixtures: Path,
+    tmp_path: Path,
+) -> None:
+    queue = RedisQueue(redis_server.url)
+    await queue.start()
+    photo = (shared_fixtures / "seed_cat" / "cat.jpg").read_bytes()
+    job = Job(7, 42, 42, 3, "file", "auto", True, JobState.RUNNING, 1, None, 0.0)
+    await queue.submit(job, photo)
+    log = tmp_path / "worker.log"
+    with log.open("ab") as out:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            "from bot.cli import main; raise SystemExit(main())",
+            "worker",
+            "--queue",
+            redis_server.url,
+            "--model",
+            str(deeplab_small_model_path),
+            "--model-threads",
+            "2",
+            "--thread",
+            "--name",
+            "real",
+            cwd=ROOT,
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+            stdout=out,
+            stderr=out,
+        )
+    try:
+        async with asyncio.timeout(WAIT_S):
+            while not await queue.client.xlen(queue.keys.results):  # noqa: ASYNC110 - Redis
+                await asyncio.sleep(0.1)
+        [(_, fields)] = await queue.client.xrange(queue.keys.results)
+        job_id, result = decode_result(fields)
+        assert job_id == 7
+        assert result.ok, result.detail
+        assert result.target == "cat"
+        assert result.png is not None
+        assert result.png.startswith(b"\x89PNG")
+        beat = json.loads(await queue.client.hget(queue.keys.workers, "real"))
+        assert beat["model"].startswith("deeplabv3")
+        os.kill(process.pid, signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), WAIT_S) == 0, log.read_text()
+        [status] = worker_statuses(await queue.client.hgetall(queue.keys.workers), 60)
+        assert (status.name, status.done, status.alive) == ("real", 1, False)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        await queue.close()
