@@ -126,7 +126,7 @@ def load_segmenter(
     backend: str = AUTO,
 ) -> Segmenter:
     """Load ``model`` (``"fcn8s"``, a path to a ``.tflite`` file, to a DeepLab frozen graph
-    ``.pb``, :mod:`segmentation.frozen_graph`, or to a ``stickerbot train`` model's
+    ``.pb``, :mod:`segmentation.backends.frozen_graph`, or to a ``stickerbot train`` model's
     ``.model.json``, :mod:`segmentation.backends.trained`) on ``backend``.
 
     ``precision`` ``fp32`` (the default) is the most accurate; ``auto``/``bf16`` need the
@@ -198,6 +198,6 @@ def _load_frozen_graph(path: Path, engine: str, precision: str) -> Segmenter:
             f"{path.name} (a TensorFlow frozen graph) runs on the tensorflow backend in fp32; "
             f"got backend {engine!r}, precision {precision!r}"
         )
-    from segmentation.frozen_graph import FrozenGraphSegmenter
+    from segmentation.backends.frozen_graph import FrozenGraphSegmenter
 
     return FrozenGraphSegmenter(path)

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from segmentation.backends.frozen_graph import CROP_SIZE, FrozenGraphSegmenter
 from segmentation.classes import NUM_CLASSES, class_index
 from segmentation.errors import ModelUnavailable
-from segmentation.frozen_graph import CROP_SIZE, FrozenGraphSegmenter
 from segmentation.models.registry import FROZEN_GRAPH, XCEPTION65, lookup
 from segmentation.models.resolve import open_model
 from segmentation.models.store import ensure
