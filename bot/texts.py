@@ -230,6 +230,18 @@ def lang_unknown(typed: str, known: Sequence[str]) -> str:
 # --- photos ---------------------------------------------------------------------------------
 
 
+def pack_title(owner: str, number: int) -> str:
+    """A user's sticker pack title: "Ann's stickers", "Ann's stickers 2"; "My stickers" when
+    the name is empty (the caller fits ``owner`` into Telegram's 64 characters)."""
+    if not owner:
+        if number == 1:
+            return _("My stickers")
+        return _("My stickers {number}").format(number=number)
+    if number == 1:
+        return _("{owner}'s stickers").format(owner=owner)
+    return _("{owner}'s stickers {number}").format(owner=owner, number=number)
+
+
 def queued(job_id: int, ahead: int) -> str:
     if ahead == 0:
         return _("Queued, #{job_id}.").format(job_id=job_id)

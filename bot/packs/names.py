@@ -8,6 +8,8 @@ the n-th, so names are deterministic and never collide between users.
 
 from __future__ import annotations
 
+from bot import texts
+
 # Telegram: set names and titles are 1-64 characters.
 MAX_NAME_CHARS = 64
 MAX_TITLE_CHARS = 64
@@ -39,10 +41,11 @@ def set_name(user_id: int, number: int, bot_username: str) -> str:
 
 
 def set_title(first_name: str, number: int) -> str:
-    """The pack's title: Ann's stickers, Ann's stickers 2 ... within 64 characters."""
-    suffix = "'s stickers" + ("" if number == 1 else f" {number}")
-    owner = " ".join(first_name.split())[: MAX_TITLE_CHARS - len(suffix)].strip()
-    return owner + suffix if owner else "My stickers" + suffix.removeprefix("'s stickers")
+    """The pack's title in the current language (Ann's stickers, Ann's stickers 2 ...), the
+    owner's name shortened so that it fits within 64 characters."""
+    owner = " ".join(first_name.split())
+    room = MAX_TITLE_CHARS - (len(texts.pack_title("x", number)) - 1)
+    return texts.pack_title(owner[: max(0, room)].strip(), number)
 
 
 def pack_link(name: str) -> str:

@@ -407,6 +407,18 @@ def test_titles_fit_in_64_characters() -> None:
     assert long.endswith("'s stickers 12")
 
 
+def test_titles_speak_the_users_language() -> None:
+    from bot import i18n
+
+    with i18n.use("ru"):
+        assert set_title("Аня", 1) == "Стикеры: Аня"
+        assert set_title("Аня", 2) == "Стикеры: Аня 2"
+        assert set_title("", 1) == "Мои стикеры"
+        long = set_title("Я" * 100, 12)
+    assert len(long) == 64
+    assert long.endswith(" 12")
+
+
 def test_every_class_has_an_emoji() -> None:
     assert set(CLASS_EMOJI) == set(VOC_CLASSES[1:])
     assert all(parse_emoji(emoji) == emoji for emoji in CLASS_EMOJI.values())
