@@ -39,6 +39,9 @@ EXIT_NO_OBJECT = 3
 EXIT_BAD_IMAGE = 4
 EXIT_MODEL = 5
 
+# The precision a backend reports for a model file that runs as it was built (a .tflite).
+MODEL_PRECISION = "model"
+
 # Real photos shipped inside scikit-image, usable as INPUT without any download.
 SAMPLE_PREFIX = "skimage:"
 SAMPLES = {
@@ -382,7 +385,7 @@ def _run_make(args: argparse.Namespace) -> int:
         print(
             f"target:   {sticker.target} (coverage {sticker.coverage:.1%}, "
             f"crf {'on' if sticker.crf else 'off'}, model {segmenter.name} on "
-            f"{segmenter.backend} {segmenter.precision})"
+            f"{_engine(segmenter.backend, segmenter.precision)})"
         )
         print(f"timings:  {times}")
         for kind, path in outputs.items():
@@ -583,3 +586,8 @@ def _run_export(args: argparse.Namespace) -> int:
     for path in export(model, cache, args.precision, calibration=calibration):
         print(f"wrote:    {path}")
     return EXIT_OK
+
+
+def _engine(backend: str, precision: str) -> str:
+    """"tflite" for a model that runs at its own precision, else "openvino bf16" and such."""
+    return backend if precision == MODEL_PRECISION else f"{backend} {precision}"
