@@ -33,6 +33,7 @@ from segmentation.backends.probabilities import (
 from segmentation.backends.tflite import MIN_UPSCALE, PAD_GREY
 from segmentation.classes import NUM_CLASSES, VOC_CLASSES
 from segmentation.errors import ModelUnavailable
+from segmentation.export import FP32
 
 if TYPE_CHECKING:
     import keras
@@ -40,7 +41,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 BACKEND: Final = "openvino"
-FP32: Final = "fp32"
 BF16: Final = "bf16"
 AUTO: Final = "auto"
 # What this backend computes in; ``auto`` is bf16 where the CPU has it natively, else fp32.

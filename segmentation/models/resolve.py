@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from segmentation.errors import ModelUnavailable
+from segmentation.export import FP32, PRECISIONS
 from segmentation.models.progress import Progress
 from segmentation.models.registry import (
     AUTO_DOWNLOAD,
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
     from segmentation.segmenter import Segmenter
 
 AUTO: Final = "auto"
-FP32: Final = "fp32"
 # File names a model path may have (see backend_of_path).
 MODEL_SUFFIXES: Final = (".tflite", ".pb", ".weights.h5", ".model.json")
 # Backend of a model made by `stickerbot train` (weights + .model.json metadata).
@@ -117,8 +117,6 @@ def _auto_entry(
 def _from_exports(precision: str) -> bool:
     """Whether FCN-8s at ``precision`` runs from its TFLite exports (float16, int8...), not
     from its weights (fp32, and OpenVINO's auto/bf16)."""
-    from segmentation.export import PRECISIONS
-
     return precision in PRECISIONS and precision != FP32
 
 
