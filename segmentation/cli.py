@@ -92,8 +92,8 @@ def main(argv: Sequence[str] | None = None, *, extra_commands: Sequence[CommandA
 def build_parser(extra_commands: Sequence[CommandAdder] = ()) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="stickerbot",
-        description="Turn a photo into a Telegram sticker: FCN-8s segmentation, dense CRF, "
-        "a light contour, fitted into 512x512.",
+        description="Turn a photo into a Telegram sticker: segmentation (FCN-8s, DeepLab or "
+        "a model you trained), dense CRF, soft edges and a white outline, fitted into 512x512.",
     )
     parser.add_argument(
         "-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)"
