@@ -28,6 +28,8 @@ from segmentation.errors import (
 )
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from segmentation.options import StickerOptions
     from segmentation.segmenter import Segmenter
 
@@ -174,9 +176,16 @@ def _add_make(commands: Any) -> None:
     _add_precision(
         make,
         "precision: fp32 (default, the most accurate); auto (bf16 where the CPU computes it "
-        "natively, else fp32) or bf16 with the openvino backend; float16/int8-dynamic/int8: "
-        "FCN-8s's TFLite exports made by `stickerbot export`",
+        "natively, else fp32; never int8) or bf16 with the openvino backend; int8 with "
+        "--backend openvino: quantised by NNCF on calibration photos (--calibration; the "
+        "first run quantises and caches, ~1 min for FCN-8s); float16/int8-dynamic/int8 on "
+        "the other backends: FCN-8s's TFLite exports made by `stickerbot export`",
         choices="model",
+    )
+    _add_calibration(
+        make,
+        "--backend openvino --precision int8: photos or folders of photos to calibrate the "
+        "quantisation on (default: scikit-image's real photos); each set is cached apart",
     )
     make.add_argument(
         "--mask-out",
@@ -332,7 +341,38 @@ def _load_model(args: argparse.Namespace) -> Segmenter:
     """The model --model names (downloaded in the open on first use; loading is quiet)."""
     from segmentation.cli_models import open_segmenter
 
-    return open_segmenter(args, weights=args.weights, precision=args.precision)
+    return open_segmenter(
+        args,
+        weights=args.weights,
+        precision=args.precision,
+        calibration=_calibration_photos(args.calibration),
+    )
+
+
+def _add_calibration(parser: Any, text: str) -> None:
+    parser.add_argument(
+        "--calibration", type=Path, nargs="+", metavar="PHOTO|DIR", default=None, help=text
+    )
+
+
+def _calibration_photos(specs: Sequence[Path] | None) -> list[np.ndarray] | None:
+    """The photos ``--calibration`` names (folders: their image files), decoded; ``None``
+    when it was not given. An unreadable path is a usage error (``ModelUnavailable``)."""
+    if not specs:
+        return None
+    from segmentation.batch import expand
+    from segmentation.image import load_image
+
+    try:
+        paths = expand(specs)
+        photos = [load_image(path.read_bytes()) for path in paths]
+    except OSError as exc:
+        raise ModelUnavailable(f"cannot read the calibration photos: {exc}") from exc
+    if not photos:
+        raise ModelUnavailable(
+            "no calibration photos in " + ", ".join(repr(str(spec)) for spec in specs)
+        )
+    return photos
 
 
 def _run_make(args: argparse.Namespace) -> int:
@@ -552,35 +592,23 @@ def _add_export(commands: Any) -> None:
     _add_precision(export, "precision of the export", default=None)
     export.add_argument("--weights", type=Path, help="FCN-8s .weights.h5 (default: in the cache)")
     export.add_argument("--cache-dir", type=Path, help="default ~/.cache/stickerbot")
-    export.add_argument(
-        "--calibration",
-        type=Path,
-        nargs="+",
-        metavar="PHOTO",
-        help="int8: photos to calibrate on (default: scikit-image's real photos)",
+    _add_calibration(
+        export, "int8: photos or folders of photos to calibrate on (default: scikit-image's)"
     )
     export.set_defaults(handler=_run_export)
 
 
 def _run_export(args: argparse.Namespace) -> int:
     from segmentation.export import INT8, default_calibration_photos, export
-    from segmentation.image import load_image
     from segmentation.weights import default_cache_dir, load_fcn8s
 
     calibration = []
     if args.precision == INT8:
-        if args.calibration:
-            for path in args.calibration:
-                try:
-                    calibration.append(load_image(path.read_bytes()))
-                except OSError as exc:
-                    print(
-                        f"stickerbot export: error: cannot read {path}: {exc.strerror}",
-                        file=sys.stderr,
-                    )
-                    return EXIT_USAGE
-        else:
-            calibration = default_calibration_photos()
+        try:
+            calibration = _calibration_photos(args.calibration) or default_calibration_photos()
+        except ModelUnavailable as exc:
+            print(f"stickerbot export: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     model = load_fcn8s(weights=args.weights, cache_dir=args.cache_dir)
     cache = args.cache_dir or default_cache_dir()
     for path in export(model, cache, args.precision, calibration=calibration):

@@ -29,6 +29,10 @@ from segmentation.models.store import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    import numpy as np
+
     from segmentation.segmenter import Segmenter
 
 MODEL_HELP = (
@@ -76,10 +80,15 @@ def resolve(args: argparse.Namespace, *, precision: str = "fp32") -> ResolvedMod
 
 
 def open_segmenter(
-    args: argparse.Namespace, *, weights: Path | None = None, precision: str = "fp32"
+    args: argparse.Namespace,
+    *,
+    weights: Path | None = None,
+    precision: str = "fp32",
+    calibration: Sequence[np.ndarray] | None = None,
 ) -> Segmenter:
     """Resolve (download) in the open, then load with TensorFlow's native chatter muted
-    unless ``-v``. An explicit FCN-8s ``weights`` file skips the resolution."""
+    unless ``-v``. An explicit FCN-8s ``weights`` file skips the resolution. ``calibration``:
+    photos for precision int8 on the openvino backend (default: scikit-image's)."""
     from segmentation.segmenter import FCN8S, load_segmenter
 
     resolved_weights: Path | None = weights
@@ -94,6 +103,7 @@ def open_segmenter(
             cache_dir=args.cache_dir,
             precision=precision,
             backend=getattr(args, "backend", "auto"),
+            calibration=calibration,
         )
         if "tensorflow" in sys.modules:  # a TFLite model on LiteRT never imports it
             import tensorflow as tf

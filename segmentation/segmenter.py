@@ -7,8 +7,9 @@ module each in :mod:`segmentation.backends`:
 * ``tflite`` -- TFLite files through LiteRT's standalone runtime (``ai-edge-litert``): any
   21-class PASCAL VOC ``.tflite`` model (:class:`TFLiteSegmenter`, e.g. DeepLabV3) and FCN-8s
   exported at a reduced precision (:class:`Fcn8sLiteSegmenter`, ``stickerbot export``);
-* ``openvino`` -- FCN-8s converted once to OpenVINO's IR, and the TFLite models, in fp32 or
-  (on CPUs that have it) bf16 (``pip install 'stickerbot[openvino]'``).
+* ``openvino`` -- FCN-8s converted once to OpenVINO's IR, and the TFLite models, in fp32,
+  (on CPUs that have it) bf16, or int8 quantised by NNCF on calibration photos
+  (``pip install 'stickerbot[openvino]'``).
 
 ``auto`` (:func:`choose_backend`) picks the fastest engine installed for the model, as
 measured by ``python -m bench``. Nothing here imports TensorFlow: only the ``tensorflow``
@@ -18,6 +19,7 @@ fast-starting process.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Final, Protocol, runtime_checkable
 
@@ -37,7 +39,7 @@ from segmentation.backends.probabilities import (
 )
 from segmentation.backends.tflite import LITERT, TF_LITE, Fcn8sLiteSegmenter, TFLiteSegmenter
 from segmentation.errors import ModelUnavailable
-from segmentation.export import FP32
+from segmentation.export import FP32, INT8
 from segmentation.export import PRECISIONS as EXPORT_PRECISIONS
 
 __all__ = [
@@ -62,8 +64,9 @@ TFLITE: Final = "tflite"
 BACKENDS: Final[tuple[str, ...]] = (AUTO, TENSORFLOW, OPENVINO, TFLITE)
 
 # Every precision a model can be asked for. fp32 is the default and the most accurate;
-# ``auto`` is bf16 where the CPU computes it natively (OpenVINO), else fp32; float16 and the
-# int8 ones are FCN-8s's TFLite exports.
+# ``auto`` is bf16 where the CPU computes it natively (OpenVINO), else fp32 (never int8);
+# float16 and the int8 ones are FCN-8s's TFLite exports, and int8 on the openvino backend is
+# NNCF's post-training quantisation (calibrated on real photos).
 PRECISIONS: Final[tuple[str, ...]] = (FP32, AUTO, BF16, *EXPORT_PRECISIONS[1:])
 # Precisions that only an OpenVINO model computes in.
 _OPENVINO_PRECISIONS: Final = (AUTO, BF16)
@@ -124,6 +127,7 @@ def load_segmenter(
     num_threads: int | None = None,
     precision: str = FP32,
     backend: str = AUTO,
+    calibration: Sequence[np.ndarray] | None = None,
 ) -> Segmenter:
     """Load ``model`` (``"fcn8s"``, a path to a ``.tflite`` file, to a DeepLab frozen graph
     ``.pb``, :mod:`segmentation.backends.frozen_graph`, or to a ``stickerbot train`` model's
@@ -133,10 +137,19 @@ def load_segmenter(
     OpenVINO backend; float16 and the int8 ones load FCN-8s's TFLite exports that
     ``stickerbot export --precision P`` wrote into the cache. A ``.tflite`` model runs at the
     precision it was built with (``auto``: the same), or in bf16 on OpenVINO.
+
+    ``backend="openvino", precision="int8"``: quantised by NNCF on ``calibration`` (real
+    photos, ``H x W x 3`` uint8; default scikit-image's), cached beside the float IR (FCN-8s)
+    or in the cache (a float ``.tflite``); a quantised ``.tflite`` runs as it is.
     """
     engine = choose_backend(model, backend, precision)
+    if calibration is not None and not (engine == OPENVINO and precision == INT8):
+        raise ModelUnavailable(
+            "calibration photos apply to precision 'int8' on the openvino backend; got "
+            f"backend {engine!r}, precision {precision!r}"
+        )
     if model == FCN8S:
-        return _load_fcn8s(engine, weights, cache_dir, num_threads, precision)
+        return _load_fcn8s(engine, weights, cache_dir, num_threads, precision, calibration)
     path = Path(model).expanduser()
     if path.suffix == ".pb":
         return _load_frozen_graph(path, engine, precision)
@@ -157,7 +170,13 @@ def load_segmenter(
             f"trained model's {METADATA_SUFFIX}"
         )
     if engine == OPENVINO:
-        return OpenVinoTFLiteSegmenter(path, precision=precision, num_threads=num_threads)
+        return OpenVinoTFLiteSegmenter(
+            path,
+            precision=precision,
+            num_threads=num_threads,
+            calibration=calibration,
+            cache_dir=cache_dir,
+        )
     if precision not in (FP32, AUTO):
         raise ModelUnavailable(
             f"--precision {precision} applies to {FCN8S!r} or the openvino backend; "
@@ -173,14 +192,19 @@ def _load_fcn8s(
     cache_dir: Path | None,
     num_threads: int | None,
     precision: str,
+    calibration: Sequence[np.ndarray] | None,
 ) -> Segmenter:
     if engine == OPENVINO:
-        if precision not in (FP32, *_OPENVINO_PRECISIONS):
+        if precision not in (FP32, INT8, *_OPENVINO_PRECISIONS):
             raise ModelUnavailable(
-                f"the openvino backend runs FCN-8s in fp32, bf16 or auto; got {precision!r}"
+                f"the openvino backend runs FCN-8s in fp32, bf16, int8 or auto; got {precision!r}"
             )
         return OpenVinoFcn8sSegmenter.load(
-            weights=weights, cache_dir=cache_dir, precision=precision, num_threads=num_threads
+            weights=weights,
+            cache_dir=cache_dir,
+            precision=precision,
+            num_threads=num_threads,
+            calibration=calibration,
         )
     if precision in _OPENVINO_PRECISIONS:
         raise ModelUnavailable(f"precision {precision!r} needs the openvino backend")

@@ -9,20 +9,33 @@ OpenVINO's IR, cached beside the weights under a name keyed by the weights' SHA-
 OpenVINO version (:func:`ir_path`); later loads read the IR and never import TensorFlow.
 The IR takes raw RGB (0..255, float32) of any size that is a multiple of 32, subtracts the
 VGG means and ends in a softmax.
+
+Precision ``int8`` quantises that IR (or a float TFLite model) with NNCF on real calibration
+photos and caches the result beside it (:mod:`segmentation.backends.openvino_int8`); it is
+never what ``auto`` resolves to.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
 from segmentation.backends.fcn8s_input import WARMUP_BUCKETS, bucket_shape, mean_padded
+from segmentation.backends.openvino_int8 import (
+    DEFAULT_OPTIONS,
+    Int8Options,
+    int8_ir_path,
+    is_quantized,
+    quantize,
+)
 from segmentation.backends.probabilities import (
     fit_into,
     fitted_size,
@@ -33,7 +46,9 @@ from segmentation.backends.probabilities import (
 from segmentation.backends.tflite import MIN_UPSCALE, PAD_GREY
 from segmentation.classes import NUM_CLASSES, VOC_CLASSES
 from segmentation.errors import ModelUnavailable
-from segmentation.export import FP32
+from segmentation.export import FP32, INT8, default_calibration_photos
+from segmentation.image import resize_longer_side
+from segmentation.limits import DEFAULT_INFERENCE_SIDE
 
 if TYPE_CHECKING:
     import keras
@@ -43,9 +58,11 @@ logger = logging.getLogger(__name__)
 BACKEND: Final = "openvino"
 BF16: Final = "bf16"
 AUTO: Final = "auto"
-# What this backend computes in; ``auto`` is bf16 where the CPU has it natively, else fp32.
-PRECISIONS: Final = (AUTO, FP32, BF16)
-_HINTS: Final = {FP32: "f32", BF16: "bf16"}
+# What this backend computes in; ``auto`` is bf16 where the CPU has it natively, else fp32
+# (never int8: quantisation needs calibration photos and is chosen explicitly).
+PRECISIONS: Final = (AUTO, FP32, BF16, INT8)
+# int8: the quantised convolutions run in int8, the ops NNCF leaves in float in fp32.
+_HINTS: Final = {FP32: "f32", BF16: "bf16", INT8: "f32"}
 _DEVICE: Final = "CPU"
 
 # Characters of the weights' SHA-256 in the cached IR's name.
@@ -118,23 +135,57 @@ def converted_fcn8s(model: keras.Model) -> Any:
     return ov.convert_model(tf.function(forward, input_signature=signature))
 
 
-def convert_fcn8s(model: keras.Model, xml: Path) -> Path:
-    """Convert the Keras FCN-8s ``model`` to an OpenVINO IR at ``xml`` (and ``.bin``).
+def save_ir(model: Any, xml: Path) -> Path:
+    """Write the OpenVINO ``model`` as an IR at ``xml`` (and ``.bin``), weights as they are.
 
     Files are written under temporary names and renamed, so a reader never sees half an IR.
     """
     ov = _openvino()
-    converted = converted_fcn8s(model)
     partial = xml.with_name(f".{xml.stem}.{os.getpid()}.xml")
     try:
-        ov.save_model(converted, partial, compress_to_fp16=False)
+        ov.save_model(model, partial, compress_to_fp16=False)
         partial.with_suffix(".bin").replace(xml.with_suffix(".bin"))
         partial.replace(xml)
     finally:
         partial.unlink(missing_ok=True)
         partial.with_suffix(".bin").unlink(missing_ok=True)
+    return xml
+
+
+def convert_fcn8s(model: keras.Model, xml: Path) -> Path:
+    """Convert the Keras FCN-8s ``model`` to an OpenVINO IR at ``xml`` (and ``.bin``),
+    atomically (:func:`save_ir`)."""
+    save_ir(converted_fcn8s(model), xml)
     logger.info("converted FCN-8s to OpenVINO IR %s", xml)
     return xml
+
+
+def quantized_ir(
+    float_model: Path | Any,
+    cached: Path | None,
+    photos: Sequence[np.ndarray],
+    inputs: Any,
+    options: Int8Options = DEFAULT_OPTIONS,
+) -> Path | Any:
+    """The int8 model: the IR at ``cached`` if it exists, else ``float_model`` (an IR's path
+    or a model) quantised on ``inputs(photos)`` and saved at ``cached`` (atomically; in
+    memory only when there is no ``cached`` path or it cannot be written)."""
+    if cached is not None and cached.is_file():
+        return cached
+    ov = _openvino()
+    model = ov.Core().read_model(float_model) if isinstance(float_model, Path) else float_model
+    quantized = quantize(model, [inputs(photo) for photo in photos], options)
+    if cached is None:
+        return quantized
+    try:
+        save_ir(quantized, cached)
+    except OSError as exc:
+        logger.warning(
+            "cannot cache the int8 IR at %s (%s): quantised for this process only", cached, exc
+        )
+        return quantized
+    logger.info("cached the int8 IR at %s", cached)
+    return cached
 
 
 def _compile(model: Any, precision: str, num_threads: int | None) -> tuple[Any, str]:
@@ -150,6 +201,8 @@ def _compile(model: Any, precision: str, num_threads: int | None) -> tuple[Any, 
     # An openvino.Type: "<Type: 'bfloat16'>" or "<Type: 'float32'>".
     used = str(compiled.get_property("INFERENCE_PRECISION_HINT"))
     actual = BF16 if "bfloat16" in used else FP32
+    if precision == INT8 and is_quantized(model):
+        actual = INT8
     if actual != precision:
         logger.warning("OpenVINO computes in %s on this CPU (asked for %s)", actual, precision)
     return compiled, actual
@@ -173,7 +226,13 @@ class OpenVinoFcn8sSegmenter:
         self.name = "fcn8s"
         self.device = _DEVICE
         model = ov.Core().read_model(xml) if isinstance(xml, Path) else xml
-        self._compiled, self.precision = _compile(model, resolve_precision(precision), num_threads)
+        wanted = resolve_precision(precision)
+        if wanted == INT8 and not is_quantized(model):
+            raise ModelUnavailable(
+                "precision 'int8' needs a quantised IR (OpenVinoFcn8sSegmenter.load quantises "
+                f"one); got a float model from {xml if isinstance(xml, Path) else 'memory'}"
+            )
+        self._compiled, self.precision = _compile(model, wanted, num_threads)
         self._request = self._compiled.create_infer_request()
 
     @classmethod
@@ -184,30 +243,59 @@ class OpenVinoFcn8sSegmenter:
         cache_dir: Path | None = None,
         precision: str = FP32,
         num_threads: int | None = None,
+        calibration: Sequence[np.ndarray] | None = None,
+        int8_options: Int8Options = DEFAULT_OPTIONS,
     ) -> OpenVinoFcn8sSegmenter:
         """From the IR cached beside ``weights`` (default: the cache's), converting first if
-        there is none for these weights and this OpenVINO version."""
+        there is none for these weights and this OpenVINO version.
+
+        ``precision="int8"``: the int8 IR quantised on ``calibration`` (real photos, ``H x W x
+        3`` uint8; default scikit-image's), cached beside the float IR; quantised first
+        (minutes) if there is none for this calibration set, these options and this NNCF.
+        """
         from segmentation.models.store import FCN8S_WEIGHTS_FILENAME, cache_root
 
         default = cache_root(cache_dir) / FCN8S_WEIGHTS_FILENAME
         path = default if weights is None else Path(weights).expanduser()
-        xml = ir_path(path) if path.is_file() else None
-        if xml is None or not xml.is_file():
-            from segmentation.weights import load_fcn8s
+        model = cls._float_ir(path, cache_dir)
+        if resolve_precision(precision) == INT8:
+            photos = default_calibration_photos() if calibration is None else list(calibration)
+            cached = int8_ir_path(model, photos, int8_options) if isinstance(model, Path) else None
+            model = quantized_ir(model, cached, photos, cls.calibration_input, int8_options)
+        return cls(model, precision=precision, num_threads=num_threads)
 
-            # Raises ModelUnavailable, saying how to get them, when the weights are missing.
-            model = load_fcn8s(weights=path, cache_dir=cache_dir)
-            xml = ir_path(path)
-            try:
-                convert_fcn8s(model, xml)
-            except OSError as exc:
-                logger.warning(
-                    "cannot cache the OpenVINO IR at %s (%s): converted for this process only",
-                    xml,
-                    exc,
-                )
-                return cls(converted_fcn8s(model), precision=precision, num_threads=num_threads)
-        return cls(xml, precision=precision, num_threads=num_threads)
+    @staticmethod
+    def _float_ir(path: Path, cache_dir: Path | None) -> Path | Any:
+        """The float IR's path for the weights at ``path`` (converted first if need be), or
+        the converted model itself when it cannot be cached."""
+        xml = ir_path(path) if path.is_file() else None
+        if xml is not None and xml.is_file():
+            return xml
+        from segmentation.weights import load_fcn8s
+
+        # Raises ModelUnavailable, saying how to get them, when the weights are missing.
+        keras_model = load_fcn8s(weights=path, cache_dir=cache_dir)
+        xml = ir_path(path)
+        try:
+            return convert_fcn8s(keras_model, xml)
+        except OSError as exc:
+            logger.warning(
+                "cannot cache the OpenVINO IR at %s (%s): converted for this process only",
+                xml,
+                exc,
+            )
+            return converted_fcn8s(keras_model)
+
+    @staticmethod
+    def model_input(rgb: np.ndarray) -> np.ndarray:
+        """What :meth:`predict` feeds the IR for ``rgb``: mean-padded to its bucket."""
+        return mean_padded(rgb, *bucket_shape(*rgb.shape[:2]))
+
+    @classmethod
+    def calibration_input(cls, photo: np.ndarray) -> np.ndarray:
+        """A calibration photo as the pipeline would feed it: its longer side brought down to
+        the default inference side, then :meth:`model_input`."""
+        return cls.model_input(resize_longer_side(photo[..., :3], DEFAULT_INFERENCE_SIDE))
 
     def warmup(self) -> None:
         for height, width in WARMUP_BUCKETS:
@@ -215,8 +303,7 @@ class OpenVinoFcn8sSegmenter:
 
     def predict(self, rgb: np.ndarray) -> np.ndarray:
         h, w = rgb.shape[:2]
-        batch = mean_padded(rgb, *bucket_shape(h, w))
-        probs = self._request.infer({0: batch})[self._compiled.output(0)]
+        probs = self._request.infer({0: self.model_input(rgb)})[self._compiled.output(0)]
         return np.ascontiguousarray(probs[0, :h, :w], dtype=np.float32)
 
 
@@ -232,8 +319,19 @@ class OpenVinoTFLiteSegmenter:
     classes: tuple[str, ...] = VOC_CLASSES
 
     def __init__(
-        self, path: Path, *, precision: str = FP32, num_threads: int | None = None
+        self,
+        path: Path,
+        *,
+        precision: str = FP32,
+        num_threads: int | None = None,
+        calibration: Sequence[np.ndarray] | None = None,
+        cache_dir: Path | None = None,
+        int8_options: Int8Options = DEFAULT_OPTIONS,
     ) -> None:
+        """``precision="int8"``: a quantised ``.tflite`` (OpenVINO reads its uint8 tensors as
+        ``FakeQuantize`` ops) runs as it is; a float one is quantised by NNCF on
+        ``calibration`` (default scikit-image's photos) and the int8 IR cached in the model
+        cache (``cache_dir``), keyed by the file's hash and the calibration set."""
         if not path.is_file():
             raise ModelUnavailable(f"TFLite model not found: {str(path)!r}")
         ov = _openvino()
@@ -266,18 +364,50 @@ class OpenVinoTFLiteSegmenter:
                 f"{path.name}: output shape {list(output.get_shape())} is neither labels "
                 f"[1,H,W] nor {NUM_CLASSES}-class scores {list(scores)}"
             )
-        self._compiled, self.precision = _compile(model, resolve_precision(precision), num_threads)
+        wanted = resolve_precision(precision)
+        if wanted == INT8 and not is_quantized(model):
+            photos = default_calibration_photos() if calibration is None else list(calibration)
+            model = quantized_ir(
+                model,
+                int8_ir_path(self._float_key(path, cache_dir), photos, int8_options),
+                photos,
+                lambda photo: self.model_input(
+                    resize_longer_side(photo[..., :3], DEFAULT_INFERENCE_SIDE)
+                )[0],
+                int8_options,
+            )
+            if isinstance(model, Path):
+                model = ov.Core().read_model(model)
+        self._compiled, self.precision = _compile(model, wanted, num_threads)
         self._request = self._compiled.create_infer_request()
+
+    @staticmethod
+    def _float_key(path: Path, cache_dir: Path | None) -> Path:
+        """The model cache's name for ``path`` read by this OpenVINO (file hash, version); the
+        int8 IR's name extends it (:func:`int8_ir_path`)."""
+        from segmentation.models.store import cache_root
+
+        version = _openvino().__version__.split("-")[0]
+        root = cache_root(cache_dir)
+        with contextlib.suppress(OSError):  # unwritable: quantised in memory (quantized_ir)
+            root.mkdir(parents=True, exist_ok=True)
+        return root / f"{path.stem}.{weights_digest(path)}.openvino-{version}.xml"
+
+    def model_input(self, rgb: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
+        """What :meth:`predict` feeds the model for ``rgb``, and the fitted photo's size."""
+        h, w = rgb.shape[:2]
+        fitted = fitted_size(h, w, self._in_h, self._in_w, MIN_UPSCALE)
+        batch = fit_into(rgb, self._in_h, self._in_w, PAD_GREY, MIN_UPSCALE)[np.newaxis]
+        if self._float_input:
+            batch = batch.astype(np.float32) / np.float32(127.5) - np.float32(1.0)
+        return batch, fitted
 
     def warmup(self) -> None:
         self.predict(np.zeros((self._in_h, self._in_w, 3), np.uint8))
 
     def predict(self, rgb: np.ndarray) -> np.ndarray:
         h, w = rgb.shape[:2]
-        fit_h, fit_w = fitted_size(h, w, self._in_h, self._in_w, MIN_UPSCALE)
-        batch = fit_into(rgb, self._in_h, self._in_w, PAD_GREY, MIN_UPSCALE)[np.newaxis]
-        if self._float_input:
-            batch = batch.astype(np.float32) / np.float32(127.5) - np.float32(1.0)
+        batch, (fit_h, fit_w) = self.model_input(rgb)
         results = self._request.infer({0: batch})
         if self._scores_output is None:
             labels = results[self._compiled.output(0)][0, :fit_h, :fit_w]

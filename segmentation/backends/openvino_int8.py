@@ -1,0 +1,145 @@
+"""int8 post-training quantisation of an OpenVINO model with NNCF (precision ``int8`` of the
+openvino backend).
+
+NNCF runs the float model on a calibration set of real photos (preprocessed exactly as the
+segmenter's ``predict`` feeds them), records the activation ranges and inserts int8
+quantise/dequantise pairs (``FakeQuantize``) on the inputs of the convolutions; OpenVINO's CPU
+plugin then executes those convolutions with int8 weights and activations (VNNI where the CPU
+has it). The quantised IR is cached beside the float one under a name keyed by the float
+IR's own key (weights hash + OpenVINO version), the NNCF version, the quantisation options
+and a digest of the calibration photos (:func:`int8_ir_path`): another calibration set or a
+new NNCF quantises again. By default the photos are scikit-image's
+(:func:`segmentation.export.default_calibration_photos`), so a fresh clone needs no data.
+
+A model that is already quantised (the DeepLab ``*_quant.tflite`` files: OpenVINO's TFLite
+frontend turns their uint8 tensors into ``FakeQuantize`` ops) runs as it is: NNCF has
+nothing to add (:func:`is_quantized`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+
+from segmentation.errors import ModelUnavailable
+
+logger = logging.getLogger(__name__)
+
+# Characters of the calibration set's (and the options') SHA-256 in the cached IR's name.
+DIGEST_CHARS: Final = 12
+
+# The op NNCF (and OpenVINO's TFLite frontend, for a quantised .tflite) quantises with.
+_FAKE_QUANTIZE: Final = "FakeQuantize"
+
+
+@dataclass(frozen=True)
+class Int8Options:
+    """How NNCF quantises (part of the cache key).
+
+    ``preset``: ``"performance"`` (symmetric activations: fastest kernels) or ``"mixed"``
+    (asymmetric activations: better for signed inputs such as the mean-subtracted image);
+    ``fast_bias_correction``: correct each layer's bias for the mean shift quantisation
+    causes (NNCF's default; the slow variant is meant for much larger calibration sets);
+    ``ignored_patterns``: regular expressions of op names left in float (e.g. the score
+    layers, if the argmax suffers).
+    """
+
+    preset: str = "mixed"
+    fast_bias_correction: bool = True
+    ignored_patterns: tuple[str, ...] = ()
+
+    def digest(self) -> str:
+        text = repr(sorted(asdict(self).items()))
+        return hashlib.sha256(text.encode()).hexdigest()[:DIGEST_CHARS]
+
+
+DEFAULT_OPTIONS: Final = Int8Options()
+
+
+def nncf_available() -> bool:
+    """Whether NNCF is installed (part of ``pip install 'stickerbot[openvino]'``)."""
+    return importlib.util.find_spec("nncf") is not None
+
+
+def _nncf() -> Any:
+    if not nncf_available():
+        raise ModelUnavailable(
+            "precision 'int8' on the openvino backend needs NNCF: "
+            "pip install 'stickerbot[openvino]'"
+        )
+    import nncf
+
+    return nncf
+
+
+def nncf_version() -> str:
+    version: str = _nncf().__version__
+    return version.split("+")[0]
+
+
+def calibration_digest(photos: Sequence[np.ndarray]) -> str:
+    """A digest of the calibration photos' pixels, shapes and order."""
+    if not photos:
+        raise ModelUnavailable("int8 quantisation needs at least one calibration photo; got none")
+    digest = hashlib.sha256()
+    for photo in photos:
+        array = np.ascontiguousarray(photo)
+        digest.update(f"{array.dtype.str}{array.shape};".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()[:DIGEST_CHARS]
+
+
+def int8_ir_path(
+    float_xml: Path, photos: Sequence[np.ndarray], options: Int8Options = DEFAULT_OPTIONS
+) -> Path:
+    """Where the int8 IR quantised from ``float_xml`` on ``photos`` is cached: beside it,
+    keyed by its name (weights hash, OpenVINO version), NNCF's version, the options and the
+    calibration set."""
+    key = f"int8-{calibration_digest(photos)}-{options.digest()}.nncf-{nncf_version()}"
+    return float_xml.with_name(f"{float_xml.stem}.{key}.xml")
+
+
+def is_quantized(model: Any) -> bool:
+    """Whether the OpenVINO ``model`` already holds int8 quantisation (``FakeQuantize`` ops)."""
+    return any(op.get_type_name() == _FAKE_QUANTIZE for op in model.get_ops())
+
+
+def quantize(
+    model: Any, inputs: Sequence[np.ndarray], options: Int8Options = DEFAULT_OPTIONS
+) -> Any:
+    """``model`` (float OpenVINO) quantised to int8 by NNCF on ``inputs`` (each exactly what
+    ``predict`` feeds the model: one array for input 0)."""
+    nncf = _nncf()
+    if not inputs:
+        raise ModelUnavailable("int8 quantisation needs at least one calibration photo; got none")
+    presets = {
+        "performance": nncf.QuantizationPreset.PERFORMANCE,
+        "mixed": nncf.QuantizationPreset.MIXED,
+    }
+    if options.preset not in presets:
+        raise ModelUnavailable(
+            f"NNCF preset must be one of {', '.join(presets)}; got {options.preset!r}"
+        )
+    ignored = (
+        nncf.IgnoredScope(patterns=list(options.ignored_patterns), validate=False)
+        if options.ignored_patterns
+        else None
+    )
+    quantized = nncf.quantize(
+        model,
+        nncf.Dataset(list(inputs)),
+        preset=presets[options.preset],
+        target_device=nncf.TargetDevice.CPU,
+        subset_size=len(inputs),
+        fast_bias_correction=options.fast_bias_correction,
+        ignored_scope=ignored,
+    )
+    logger.info("quantised to int8 with NNCF on %d calibration inputs", len(inputs))
+    return quantized
