@@ -47,13 +47,13 @@ class Int8Options:
     (asymmetric activations: better for signed inputs such as the mean-subtracted image);
     ``fast_bias_correction``: correct each layer's bias for the mean shift quantisation
     causes (NNCF's default; the slow variant is meant for much larger calibration sets);
-    ``ignored_patterns``: regular expressions of op names left in float (e.g. the score
-    layers, if the argmax suffers).
+    ``float_scores``: leave the score layers (the convolutions that output one channel per
+    class, whose rounding moves the argmax directly) in float.
     """
 
     preset: str = "mixed"
     fast_bias_correction: bool = True
-    ignored_patterns: tuple[str, ...] = ()
+    float_scores: bool = False
 
     def digest(self) -> str:
         text = repr(sorted(asdict(self).items()))
@@ -111,6 +111,17 @@ def is_quantized(model: Any) -> bool:
     return any(op.get_type_name() == _FAKE_QUANTIZE for op in model.get_ops())
 
 
+def score_layers(model: Any) -> list[str]:
+    """The names of ``model``'s convolutions that output as many channels as the model does
+    (the last dimension of output 0: the classes), i.e. its score layers."""
+    classes = model.output(0).get_partial_shape()[-1]
+    return [
+        op.get_friendly_name()
+        for op in model.get_ops()
+        if op.get_type_name() == "Convolution" and op.get_output_partial_shape(0)[1] == classes
+    ]
+
+
 def quantize(
     model: Any, inputs: Sequence[np.ndarray], options: Int8Options = DEFAULT_OPTIONS
 ) -> Any:
@@ -128,8 +139,8 @@ def quantize(
             f"NNCF preset must be one of {', '.join(presets)}; got {options.preset!r}"
         )
     ignored = (
-        nncf.IgnoredScope(patterns=list(options.ignored_patterns), validate=False)
-        if options.ignored_patterns
+        nncf.IgnoredScope(names=score_layers(model), validate=False)
+        if options.float_scores
         else None
     )
     quantized = nncf.quantize(
