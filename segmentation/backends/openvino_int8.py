@@ -18,9 +18,11 @@ nothing to add (:func:`is_quantized`).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import logging
+import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -48,12 +50,17 @@ class Int8Options:
     ``fast_bias_correction``: correct each layer's bias for the mean shift quantisation
     causes (NNCF's default; the slow variant is meant for much larger calibration sets);
     ``float_scores``: leave the score layers (the convolutions that output one channel per
-    class, whose rounding moves the argmax directly) in float.
+    class, whose rounding moves the argmax directly) in float; ``activation_ranges``: how
+    each activation's int8 range comes from the calibration photos' -- ``"mean_minmax"``
+    (NNCF's default: the mean over the photos of each one's min and max), ``"minmax"`` (the
+    extremes over all of them: nothing clipped) or ``"histogram"`` (NNCF's optimal range
+    from a histogram of the values).
     """
 
     preset: str = "mixed"
     fast_bias_correction: bool = True
     float_scores: bool = False
+    activation_ranges: str = "mean_minmax"
 
     def digest(self) -> str:
         text = repr(sorted(asdict(self).items()))
@@ -138,19 +145,35 @@ def quantize(
         raise ModelUnavailable(
             f"NNCF preset must be one of {', '.join(presets)}; got {options.preset!r}"
         )
+    ranges = {
+        "mean_minmax": nncf.quantization.range_estimator.RangeEstimatorParametersSet.MEAN_MINMAX,
+        "minmax": nncf.quantization.range_estimator.RangeEstimatorParametersSet.MINMAX,
+        "histogram": nncf.quantization.range_estimator.RangeEstimatorParametersSet.HISTOGRAM,
+    }
+    if options.activation_ranges not in ranges:
+        raise ModelUnavailable(
+            f"activation ranges must be one of {', '.join(ranges)}; "
+            f"got {options.activation_ranges!r}"
+        )
+    advanced = nncf.quantization.advanced_parameters.AdvancedQuantizationParameters(
+        activations_range_estimator_params=ranges[options.activation_ranges]
+    )
     ignored = (
         nncf.IgnoredScope(names=score_layers(model), validate=False)
         if options.float_scores
         else None
     )
-    quantized = nncf.quantize(
-        model,
-        nncf.Dataset(list(inputs)),
-        preset=presets[options.preset],
-        target_device=nncf.TargetDevice.CPU,
-        subset_size=len(inputs),
-        fast_bias_correction=options.fast_bias_correction,
-        ignored_scope=ignored,
-    )
+    # NNCF draws its progress bars on stdout, which belongs to the caller (`make --json`).
+    with contextlib.redirect_stdout(sys.stderr):
+        quantized = nncf.quantize(
+            model,
+            nncf.Dataset(list(inputs)),
+            preset=presets[options.preset],
+            target_device=nncf.TargetDevice.CPU,
+            subset_size=len(inputs),
+            fast_bias_correction=options.fast_bias_correction,
+            ignored_scope=ignored,
+            advanced_parameters=advanced,
+        )
     logger.info("quantised to int8 with NNCF on %d calibration inputs", len(inputs))
     return quantized

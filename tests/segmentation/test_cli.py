@@ -234,3 +234,51 @@ def test_bad_colour_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None
     with pytest.raises(SystemExit):
         cli.main(["make", "skimage:chelsea", "--stroke-color", "red"])
     assert "expected a colour like #ffffff" in capsys.readouterr().err
+
+
+def test_make_calibrates_openvino_int8_on_the_photos_of_a_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--calibration DIR`: NNCF quantises on the folder's photos; the int8 IR is cached
+    under their digest beside the float IR, and `make` reports the int8 engine."""
+    pytest.importorskip("openvino", reason="the openvino extra is not installed")
+    pytest.importorskip("nncf", reason="NNCF (the openvino extra) is not installed")
+    from segmentation.backends.openvino import ir_path
+    from segmentation.backends.openvino_int8 import int8_ir_path
+    from segmentation.fcn8s import Fcn8sConfig, build_fcn8s
+    from tests.segmentation.checkpoints import TINY_FC_UNITS, TINY_WIDTHS
+
+    tiny = build_fcn8s(
+        config=Fcn8sConfig(widths=TINY_WIDTHS, fc_units=TINY_FC_UNITS),
+        kernel_initializer="he_normal",
+    )
+    monkeypatch.setattr("segmentation.weights.load_fcn8s", lambda **_: tiny)
+    weights = tmp_path / "fcn8s_voc2012.weights.h5"
+    weights.write_bytes(b"tiny")
+    folder = tmp_path / "calibration"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    photos = [rng.integers(0, 256, (40, 56, 3), np.uint8) for _ in range(2)]
+    for i, photo in enumerate(photos):
+        Image.fromarray(photo).save(folder / f"{i}.png")
+    (folder / "notes.txt").write_text("not a photo")
+
+    args = ["make", "skimage:coffee", "--weights", str(weights), "--no-crf", "--json"]
+    args += ["--backend", "openvino", "--precision", "int8", "--calibration", str(folder)]
+    args += ["--output", str(tmp_path / "sticker.png"), "--inference-side", "96"]
+    assert cli.main(args) == cli.EXIT_OK
+    report = json.loads(capsys.readouterr().out)
+    assert (report["backend"], report["precision"]) == ("openvino", "int8")
+    assert int8_ir_path(ir_path(weights), photos).is_file()
+
+
+def test_calibration_folder_without_photos_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["make", "skimage:coffee", "--backend", "openvino", "--precision", "int8"]
+    code = cli.main([*args, "--calibration", str(tmp_path), "--cache-dir", str(tmp_path)])
+    assert code == cli.EXIT_MODEL
+    assert f"no calibration photos in {str(tmp_path)!r}" in capsys.readouterr().err
+    code = cli.main([*args, "--calibration", str(tmp_path / "missing")])
+    assert code == cli.EXIT_MODEL
+    assert "cannot read the calibration photos" in capsys.readouterr().err
