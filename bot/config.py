@@ -77,8 +77,10 @@ class Settings(BaseSettings):
     MODEL_PRECISION: str = Field(
         default="fp32",
         description="Precision: fp32 (the most accurate); auto (bf16 where the CPU computes it "
-        "natively, else fp32) or bf16 with the openvino backend; or an FCN-8s TFLite export "
-        "made by `stickerbot export` (float16, int8-dynamic, int8).",
+        "natively, else fp32; never int8) or bf16 with the openvino backend; int8 with "
+        "MODEL_BACKEND=openvino: quantised by NNCF on scikit-image's photos at the first start, "
+        "then cached; or an FCN-8s TFLite export made by `stickerbot export` (float16, "
+        "int8-dynamic, int8).",
     )
     MODEL_BACKEND: str = Field(
         default="auto",

@@ -236,3 +236,26 @@ def test_quantised_tflite_runs_as_it_is(
     assert int8.precision == "int8"
     assert spy.runs == []  # already quantised: NNCF has nothing to add
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_float_tflite_is_quantised_into_the_cache_once(tmp_path: Path, spy: _Spy) -> None:
+    from tests.segmentation.tflite_models import bright_is_cat_model, bright_square_photo
+
+    model = bright_is_cat_model(tmp_path, "logits")  # a float graph (uint8 input)
+    cache = tmp_path / "cache"
+    photo = bright_square_photo()
+    fp32 = OpenVinoTFLiteSegmenter(model, precision="fp32", num_threads=1)
+    first = OpenVinoTFLiteSegmenter(
+        model, precision="int8", num_threads=1, calibration=CALIBRATION, cache_dir=cache
+    )
+    assert spy.runs == [len(CALIBRATION)]
+    (cached,) = cache.glob("*.int8-*.xml")
+    assert cached.name.startswith(f"{model.stem}.")  # keyed by the file and its hash
+    second = OpenVinoTFLiteSegmenter(
+        model, precision="int8", num_threads=1, calibration=CALIBRATION, cache_dir=cache
+    )
+    assert spy.runs == [len(CALIBRATION)]  # the cached int8 IR was read
+    expected = fp32.predict(photo).argmax(-1)
+    for segmenter in (first, second):
+        assert (segmenter.predict(photo).argmax(-1) == expected).mean() > 0.98
