@@ -127,6 +127,7 @@ def test_int8_ir_is_quantised_once_cached_and_reused(weights: Path, spy: _Spy) -
     assert len(list(weights.parent.glob("*.int8-*.xml"))) == 2
 
 
+@pytest.mark.slow
 def test_default_calibration_is_scikit_images_photos(weights: Path, spy: _Spy) -> None:
     from segmentation.export import default_calibration_photos
 
