@@ -7,6 +7,9 @@ Layout under :func:`default_cache_dir`::
     <cache>/models/<entry>/<member's name>    a file unpacked from an archive
     <cache>/models/.partial/<file>.part       bytes of an unfinished download (resumable)
     <cache>/models/pins.json                  sha256 recorded on first use, by cache path
+    <cache>/models/.<file>.sha256.json        the file's last computed sha256, with its size,
+                                              mtime, ctime and inode (not re-read while the
+                                              same: segmentation.models.digests)
     <cache>/fcn8s_voc2012.weights.h5          FCN-8s, imported (segmentation.weights)
 """
 
@@ -21,7 +24,8 @@ from pathlib import Path, PurePosixPath
 from typing import Final
 
 from segmentation.errors import ModelUnavailable
-from segmentation.models.download import ChecksumMismatch, fetch, mirror_source, sha256_of
+from segmentation.models.digests import file_sha256, write_atomically
+from segmentation.models.download import ChecksumMismatch, fetch, mirror_source
 from segmentation.models.progress import Progress
 from segmentation.models.registry import KERAS_FCN8S, ModelEntry
 
@@ -115,9 +119,7 @@ def record_hash(path: Path, digest: str, cache_dir: Path | None = None) -> None:
     pins.parent.mkdir(parents=True, exist_ok=True)
     data = json.loads(pins.read_text(encoding="utf-8")) if pins.is_file() else {}
     data[_key(path, cache_dir)] = digest
-    tmp = pins.with_name(f".{PINS_FILE}.{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    tmp.replace(pins)
+    write_atomically(pins, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def verify_file(
@@ -128,10 +130,13 @@ def verify_file(
     what: str,
     *,
     record: bool = True,
+    fresh: bool = False,
 ) -> str:
     """Check ``path`` against ``expected`` or its recorded hash; with neither, record it
-    (trust on first use, said through ``emit``) if ``record``. Returns the file's sha256."""
-    actual = sha256_of(path)
+    (trust on first use, said through ``emit``) if ``record``. Returns the file's sha256,
+    read only when the file changed since it was last hashed, or always if ``fresh``
+    (:func:`~segmentation.models.digests.file_sha256`)."""
+    actual = file_sha256(path, fresh=fresh)
     trusted = expected or recorded_hash(path, cache_dir)
     if trusted is None:
         if record:
@@ -200,7 +205,7 @@ def ensure(
         from segmentation.weights import install_fcn8s
 
         install_fcn8s(cache_dir, url=entry.urls[0], mirror=mirror, progress=progress, emit=say)
-        trust_on_first_use(product, sha256_of(product), cache_dir, say, f"{entry.name} weights")
+        trust_on_first_use(product, file_sha256(product), cache_dir, say, f"{entry.name} weights")
         return product
     archive = download_path(entry, cache_dir)
     pinned = entry.sha256 or recorded_hash(archive, cache_dir)
@@ -229,7 +234,7 @@ def ensure(
     if pinned is None:  # recorded once the file proved usable
         trust_on_first_use(archive, digest, cache_dir, say, entry.name)
     if entry.member is not None:
-        record_hash(product, sha256_of(product), cache_dir)
+        record_hash(product, file_sha256(product), cache_dir)
         archive.unlink()
     return product
 
