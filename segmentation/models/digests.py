@@ -56,6 +56,12 @@ def file_sha256(path: Path, *, fresh: bool = False) -> str:
     return digest
 
 
+def discard(path: Path) -> None:
+    """Delete ``path`` (if there) and its remembered sha256."""
+    path.unlink(missing_ok=True)
+    sidecar_path(path).unlink(missing_ok=True)
+
+
 def _identity(path: Path) -> dict[str, int]:
     st = path.stat()
     values = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)

@@ -7,6 +7,8 @@ Layout under :func:`default_cache_dir`::
     <cache>/models/<entry>/<member's name>    a file unpacked from an archive
     <cache>/models/.partial/<file>.part       bytes of an unfinished download (resumable)
     <cache>/models/pins.json                  sha256 recorded on first use, by cache path
+    <cache>/models/.locks/<file>.<what>.lock  inter-process locks: one process installs a
+                                              file (segmentation.models.locks)
     <cache>/models/.<file>.sha256.json        the file's last computed sha256, with its size,
                                               mtime, ctime and inode (not re-read while the
                                               same: segmentation.models.digests)
@@ -24,8 +26,9 @@ from pathlib import Path, PurePosixPath
 from typing import Final
 
 from segmentation.errors import ModelUnavailable
-from segmentation.models.digests import file_sha256, write_atomically
+from segmentation.models.digests import discard, file_sha256, write_atomically
 from segmentation.models.download import ChecksumMismatch, fetch, mirror_source
+from segmentation.models.locks import locked
 from segmentation.models.progress import Progress
 from segmentation.models.registry import KERAS_FCN8S, ModelEntry
 
@@ -114,12 +117,14 @@ def recorded_hash(path: Path, cache_dir: Path | None = None) -> str | None:
 
 
 def record_hash(path: Path, digest: str, cache_dir: Path | None = None) -> None:
-    """Record ``digest`` as the trusted sha256 of ``path`` (atomically rewrites pins.json)."""
+    """Record ``digest`` as the trusted sha256 of ``path`` (atomically rewrites pins.json,
+    under a lock so that concurrent records all stay)."""
     pins = _pins_path(cache_dir)
     pins.parent.mkdir(parents=True, exist_ok=True)
-    data = json.loads(pins.read_text(encoding="utf-8")) if pins.is_file() else {}
-    data[_key(path, cache_dir)] = digest
-    write_atomically(pins, json.dumps(data, indent=2, sort_keys=True) + "\n")
+    with locked(pins, "update"):  # read, change, write: one process at a time loses nothing
+        data = json.loads(pins.read_text(encoding="utf-8")) if pins.is_file() else {}
+        data[_key(path, cache_dir)] = digest
+        write_atomically(pins, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def verify_file(
@@ -198,9 +203,24 @@ def ensure(
     """
     say = emit or (lambda line: logger.warning("%s", line))
     product = installed_path(entry, cache_dir)
-    if product.is_file():
+    if product.is_file():  # no lock: an installed model may sit in a read-only cache
         verify_file(product, installed_hash(entry), cache_dir, say, entry.name)
         return product
+    with locked(product, "install", say=say):  # one process installs, the others wait
+        if product.is_file():  # installed by the process this one waited for
+            verify_file(product, installed_hash(entry), cache_dir, say, entry.name)
+            return product
+        return _install(entry, product, cache_dir, mirror, progress, say)
+
+
+def _install(
+    entry: ModelEntry,
+    product: Path,
+    cache_dir: Path | None,
+    mirror: str | None,
+    progress: Progress | None,
+    say: Emit,
+) -> Path:
     if entry.backend == KERAS_FCN8S:
         from segmentation.weights import install_fcn8s
 
@@ -235,7 +255,7 @@ def ensure(
         trust_on_first_use(archive, digest, cache_dir, say, entry.name)
     if entry.member is not None:
         record_hash(product, file_sha256(product), cache_dir)
-        archive.unlink()
+        discard(archive)
     return product
 
 
@@ -263,10 +283,10 @@ def extract_member(archive: Path, member: str, dest: Path) -> None:
                     out.write(block)
         partial.replace(dest)
     except (tarfile.TarError, OSError) as exc:
-        archive.unlink(missing_ok=True)
+        discard(archive)
         raise ModelUnavailable(f"cannot unpack {member} from {archive}: {exc}") from exc
     except ModelUnavailable:
-        archive.unlink(missing_ok=True)  # not the archive it should be: never kept
+        discard(archive)  # not the archive it should be: never kept
         raise
     finally:
         partial.unlink(missing_ok=True)

@@ -14,6 +14,7 @@ import pytest
 
 from segmentation import cli
 from segmentation.models.digests import sidecar_path
+from segmentation.models.locks import LOCKS_DIR
 from segmentation.models.registry import DEEPLAB_MNV2, DEEPLAB_MNV2_DM05, REGISTRY, lookup
 from segmentation.models.store import ensure, models_dir
 from tests.conftest import SHARED_DIR
@@ -25,7 +26,11 @@ MODELS = SHARED_DIR / "models"
 def _files(folder: Path) -> list[str]:
     if not folder.exists():
         return []
-    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    return sorted(
+        p.relative_to(folder).as_posix()
+        for p in folder.rglob("*")
+        if p.is_file() and LOCKS_DIR not in p.parts  # lock files stay (locks.py says why)
+    )
 
 
 @pytest.fixture
