@@ -18,7 +18,6 @@ never what ``auto`` resolves to.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib.util
 import logging
 import os
@@ -49,6 +48,7 @@ from segmentation.errors import ModelUnavailable
 from segmentation.export import FP32, INT8, default_calibration_photos
 from segmentation.image import resize_longer_side
 from segmentation.limits import DEFAULT_INFERENCE_SIDE
+from segmentation.models.digests import file_sha256
 
 if TYPE_CHECKING:
     import keras
@@ -102,9 +102,9 @@ def resolve_precision(precision: str) -> str:
 
 
 def weights_digest(weights: Path) -> str:
-    """The first :data:`DIGEST_CHARS` hex digits of the weights file's SHA-256."""
-    with weights.open("rb") as file:
-        return hashlib.file_digest(file, "sha256").hexdigest()[:DIGEST_CHARS]
+    """The first :data:`DIGEST_CHARS` hex digits of the weights file's SHA-256 (read only
+    when the file changed since it was last hashed: :func:`file_sha256`)."""
+    return file_sha256(weights)[:DIGEST_CHARS]
 
 
 def ir_path(weights: Path) -> Path:
