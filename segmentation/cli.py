@@ -178,7 +178,7 @@ def _add_make(commands: Any) -> None:
         "precision: fp32 (default, the most accurate); auto (bf16 where the CPU computes it "
         "natively, else fp32; never int8) or bf16 with the openvino backend; int8 with "
         "--backend openvino: quantised by NNCF on calibration photos (--calibration; the "
-        "first run quantises and caches, ~1 min for FCN-8s); float16/int8-dynamic/int8 on "
+        "first run quantises and caches, 1-2 min for FCN-8s); float16/int8-dynamic/int8 on "
         "the other backends: FCN-8s's TFLite exports made by `stickerbot export`",
         choices="model",
     )
