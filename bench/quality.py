@@ -405,12 +405,14 @@ def tune(items: Sequence[Item]) -> dict[str, Any]:
 # --- the edge band (segmentation.edgeband) ----------------------------------------------------
 
 # The search space of --tune-band: the band pass's parameters (every combination), after the
-# tuned preset's region CRF (its other parameters as shipped).
+# tuned preset's region CRF (its other parameters as shipped, on the band's region_pixels).
+# Kernels no finer than sxy 15 / srgb 12: the lattice of finer ones (sxy 10, srgb 8: SAD
+# within 0.3 % of these) costs more than post-processing's 1.3x budget leaves.
 BAND_GRID: Final[dict[str, Sequence[float]]] = {
     "width_px": (4, 6, 8),
-    "bilateral_srgb": (5.0, 8.0, 12.0),
+    "bilateral_sxy": (15.0, 20.0),
+    "bilateral_srgb": (12.0, 16.0, 20.0),
     "bilateral_compat": (10.0, 20.0),
-    "region_pixels": (25_000, 100_000),
 }
 
 
@@ -541,6 +543,7 @@ def tune_band(items: Sequence[Item], segmenter_name: str) -> dict[str, Any]:
     """2-fold (by photo) search over BAND_GRID: each fold picks the lowest mean soft SAD on its
     half among the settings that cost no tuning object more than TUNE_MARGIN IoU against
     the CRF off; reported on the other half against before (seed CRF, hard edge)."""
+    from segmentation import crf
     from segmentation.options import EdgeBandParams
 
     off = [object_iou(item, object_probability(item, None)) for item in items]
@@ -549,12 +552,15 @@ def tune_band(items: Sequence[Item], segmenter_name: str) -> dict[str, Any]:
     candidates, results = [], []
     settings = grid(BAND_GRID)
     print(f"\nband tuning: {len(settings)} settings x {len(items)} objects", flush=True)
+    regions = _band_regions(items, segmenter_name)
     for setting in settings:
         band = _band(EdgeBandParams, setting)
-        params = band_params(segmenter_name, band)
         row = []
-        for item in items:  # the pipeline's path: region CRF, band, fallback, selection
-            prob = object_probability(item, params)
+        for item, (network, region, box, labels) in zip(items, regions, strict=True):
+            # What refine_classes does after its region CRF, then the pipeline's fallback and
+            # selection (the region CRF, the same for every setting, is run once).
+            prob = crf.refine_edge(item.small, item.probs, item.cls, region, band, labels, box)
+            prob = _select(item, prob if np.any(prob > 0.5) else network)
             scores = alpha_scores(item, prob)
             row.append(
                 {
@@ -630,6 +636,31 @@ def tune_band(items: Sequence[Item], segmenter_name: str) -> dict[str, Any]:
         for c, r in zip(candidates, results, strict=True)
     ]
     return report
+
+
+def _band_regions(items: Sequence[Item], segmenter_name: str) -> list[tuple[Any, ...]]:
+    """Per object: the network's probability, the tuned preset's region CRF result (on
+    ``region_pixels`` of the shipped band), its region box and the competing labels."""
+    from segmentation import crf
+
+    params = crf.preset("tuned", segmenter_name)
+    pixels = params.edge_band.region_pixels if params.edge_band else crf.MAX_CRF_PIXELS
+    no_band = dataclasses.replace(params, edge_band=None)
+    regions = []
+    for item in items:
+        network = crf.target_probability(item.probs, item.cls)
+        box = crf.object_region(network, no_band)
+        region = crf.refine_classes(item.small, item.probs, item.cls, no_band, max_pixels=pixels)
+        if box is None:
+            labels: list[int] = []
+            box = (0, 0, 0, 0)
+        else:
+            top, bottom, left, right = box
+            labels = crf.competing_labels(
+                np.asarray(item.probs[top:bottom, left:right], np.float32), item.cls
+            )[1:]
+        regions.append((network, region, box, labels))
+    return regions
 
 
 def _band(cls: Any, setting: dict[str, float]) -> Any:

@@ -138,12 +138,7 @@ def refine_classes(
         return result
     top, bottom, left, right = box
     region = np.asarray(probs[top:bottom, left:right], dtype=np.float32)
-    wins = np.bincount(region.argmax(axis=-1).ravel(), minlength=probs.shape[2])
-    labels = [target, *(int(c) for c in np.flatnonzero(wins) if c != target)]
-    if len(labels) == 1:  # the target wins everywhere: its strongest rival is the other label
-        mass = region.sum(axis=(0, 1))
-        mass[target] = -1.0
-        labels.append(int(mass.argmax()))
+    labels = competing_labels(region, target)
     unary = _soften(region[..., labels], params.unary_temperature)
     band = params.edge_band
     if band is not None and max_pixels is not None:
@@ -181,6 +176,19 @@ def refine_edge(
         frozen = np.zeros(prob.shape, dtype=bool)
         frozen[top:bottom, left:right] = strongest != BACKGROUND
     return edgeband.refine_edge(rgb, prob, band, frozen)
+
+
+def competing_labels(region: npt.NDArray[np.float32], target: int) -> list[int]:
+    """The labels of a region's CRF: ``target`` first, then every class that is the argmax
+    somewhere in ``region`` (``h x w x C``), or the target's strongest rival by mass when the
+    target wins everywhere."""
+    wins = np.bincount(region.argmax(axis=-1).ravel(), minlength=region.shape[2])
+    labels = [target, *(int(c) for c in np.flatnonzero(wins) if c != target)]
+    if len(labels) == 1:  # the target wins everywhere: its strongest rival is the other label
+        mass = region.sum(axis=(0, 1))
+        mass[target] = -1.0
+        labels.append(int(mass.argmax()))
+    return labels
 
 
 def _soften(unary: npt.NDArray[np.float32], temperature: float) -> npt.NDArray[np.float32]:

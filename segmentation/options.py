@@ -23,14 +23,14 @@ class EdgeBandParams:
     px and a bilateral of ``bilateral_sxy`` px and colour ``bilateral_srgb``.
     """
 
-    width_px: int = 6
+    width_px: int = 4
     halo_px: int = 3
     gaussian_sxy: float = 3.0
     # 0: no Gaussian (smoothness) kernel; the bilateral alone did as well, for less time.
     gaussian_compat: float = 0.0
-    bilateral_sxy: float = 10.0
-    bilateral_srgb: float = 8.0
-    bilateral_compat: float = 10.0
+    bilateral_sxy: float = 20.0
+    bilateral_srgb: float = 20.0
+    bilateral_compat: float = 20.0
     iterations: int = 3
     # Not applied when it leaves less than this share of the object (a safety rail).
     min_area_ratio: float = 0.8
