@@ -19,8 +19,11 @@ class EdgeBandParams:
 
     It re-decides the pixels within ``width_px`` of the probability's 0.5 line at the
     inference resolution (DeepLab's edges sit on a 16 px grid there), with ``halo_px`` more
-    pixels on either side pinned to their side; fine kernels: a Gaussian of ``gaussian_sxy``
-    px and a bilateral of ``bilateral_sxy`` px and colour ``bilateral_srgb``.
+    pixels on either side pinned to their side; kernels: a Gaussian of ``gaussian_sxy`` px
+    (off at compat 0) and a bilateral of ``bilateral_sxy`` px and colour ``bilateral_srgb``.
+    The defaults are the 2-fold search's best on all dev photos among kernels no finer than
+    sxy 15 / srgb 12 (``python -m bench.quality --band --tune-band``; finer ones cost twice
+    the time for no gain).
     """
 
     width_px: int = 4
