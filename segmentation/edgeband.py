@@ -5,7 +5,8 @@ photo, and the region CRF (:func:`segmentation.crf.refine_classes`) runs on a sh
 the region. :func:`refine_edge` moves the edge onto the photo's colour edges within a band of
 ``width_px`` pixels on either side of the 0.5 line, at full inference resolution: a fully
 connected CRF (pydensecrf's generic ``DenseCRF``, positions and colours as features) over
-only the pixels of the band plus a ``halo_px`` ring around it. Band pixels start from the
+only the pixels of the band plus a ``halo_px`` ring around it (skipped when those are more
+than ``max_pixels``). Band pixels start from the
 probability; halo pixels are pinned to their side (a near-certain unary) and pull the band
 towards the colours of their side. Pixels outside the band are never changed, and when the
 result keeps less than ``min_area_ratio`` of the object, the input is returned unchanged.
@@ -79,6 +80,9 @@ def refine_edge(
         ndimage.distance_transform_edt(~window),
     )
     ys, xs = np.nonzero(distance <= params.width_px + params.halo_px)
+    if ys.size > params.max_pixels:
+        logger.debug("edge band of %d pixels (> %d): not run", ys.size, params.max_pixels)
+        return result
     in_band = distance[ys, xs] <= params.width_px
     if frozen is not None:
         in_band &= ~frozen[top:bottom, left:right][ys, xs]

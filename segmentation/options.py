@@ -37,6 +37,9 @@ class EdgeBandParams:
     iterations: int = 3
     # Not applied when it leaves less than this share of the object (a safety rail).
     min_area_ratio: float = 0.8
+    # Not run when the band and halo hold more pixels than this (a time rail: a fragmented
+    # mask's band could cover the whole image; the dev photos' largest is ~38k, median 18k).
+    max_pixels: int = 100_000
     # With the band pass, the region CRF before it runs on the region shrunk to at most this
     # many pixels (instead of crf.MAX_CRF_PIXELS): the band restores the edge at full
     # resolution, and the time saved pays for it.

@@ -147,3 +147,14 @@ def test_the_edge_against_another_object_is_left_to_the_region_crf() -> None:
     unfrozen = edgeband.refine_edge(rgb, prob, band)
     assert np.count_nonzero(unfrozen[27:30, 30:70] < 0.5) > 0.95 * top_rows.size
     assert np.count_nonzero(unfrozen[against_two] < 0.5) > 0.9 * 40 * 3  # what freezing stops
+
+
+def test_a_band_larger_than_max_pixels_is_not_run() -> None:
+    """A fragmented mask (a checkerboard of 4 px cells) has a band over the whole photo."""
+    rgb, _ = _disc_photo()
+    rows, cols = np.mgrid[:120, :160]
+    prob = np.where((rows // 4 + cols // 4) % 2 == 0, 0.9, 0.1).astype(np.float32)
+    np.testing.assert_array_equal(
+        edgeband.refine_edge(rgb, prob, dataclasses.replace(BAND, max_pixels=10_000)), prob
+    )
+    assert np.any(edgeband.refine_edge(rgb, prob, BAND) != prob)  # under the limit: it runs
