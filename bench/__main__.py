@@ -381,16 +381,30 @@ def _capped_child(isa: str, argv: Sequence[str]) -> int:
 
 def _tensorflow_cap_check(isa: str) -> None:
     """What oneDNN inside TensorFlow reports and runs under this process's capped env."""
-    from bench.isa import onednn_verbose_isas, reported_isa, tensorflow_onednn_log, within
+    from bench.isa import (
+        onednn_verbose_isas,
+        reported_isa,
+        tensorflow_onednn_log,
+        within,
+        xla_zmm_uses,
+    )
 
-    reported, executed = onednn_verbose_isas(tensorflow_onednn_log(os.environ, sys.executable))
-    kernels = [k for ks in executed.values() for k in ks]
+    with tempfile.TemporaryDirectory() as dump:
+        log = tensorflow_onednn_log(os.environ, sys.executable, xla_dump=dump)
+        zmm = xla_zmm_uses(dump)
+    reported, executed = onednn_verbose_isas(log)
+    kernels = sorted({k for ks in executed.values() for k in ks} - {""})
     over = within([reported, *kernels], isa)
     print(
         f"tensorflow's oneDNN under the cap: reports '{reported or 'nothing'}' "
-        f"({reported_isa(reported) or '?'}); ran "
-        + (", ".join(sorted(set(kernels))) or "no named primitive (Eigen + oneDNN sgemm)")
+        f"({reported_isa(reported) or '?'}); named kernels: {', '.join(kernels) or 'none'}; "
+        f"unnamed: {', '.join(sorted(k for k in executed if '' in executed[k])) or 'none'}"
         + (f": cap {isa} NOT held ({', '.join(over)})" if over else f": cap {isa} held")
+    )
+    print(
+        "XLA (the fc6-fc8 head): "
+        + ("no objects to check" if zmm is None else f"{zmm} uses of 512-bit registers in its code")
+        + (" (cap held)" if zmm == 0 else "")
     )
 
 

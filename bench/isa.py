@@ -163,20 +163,48 @@ x = tf.constant(np.ones((1, 32, 32, 64), np.float32))
 w = tf.constant(np.ones((3, 3, 64, 64), np.float32))
 tf.function(lambda: tf.nn.conv2d(x, w, 1, "SAME"))()
 tf.function(lambda: tf.matmul(tf.reshape(x, (1024, 64)), tf.reshape(w[0, 0], (64, 64))))()
+from segmentation.kernels import dense_head  # the XLA-compiled fc6-fc8
+c = lambda *shape: tf.constant(np.full(shape, 0.01, np.float32))
+dense_head(c(1, 8, 8, 64), c(7, 7, 64, 128), c(128), c(1, 1, 128, 128), c(128), c(1, 1, 128, 21),
+           c(21))
 """
 
 
-def tensorflow_onednn_log(env: Mapping[str, str], python: str) -> str:
-    """``ONEDNN_VERBOSE=1`` output of a small TensorFlow convolution and matmul run by
-    ``python`` in ``env``."""
+def tensorflow_onednn_log(
+    env: Mapping[str, str], python: str, xla_dump: str | None = None
+) -> str:
+    """``ONEDNN_VERBOSE=1`` output of a small TensorFlow convolution, matmul and the
+    project's XLA-compiled dense head run by ``python`` in ``env`` (XLA's objects dumped
+    into ``xla_dump`` when given)."""
     import subprocess
 
+    child = {**env, "ONEDNN_VERBOSE": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    if xla_dump:
+        child["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} --xla_dump_to={xla_dump}".strip()
     result = subprocess.run(
-        [python, "-c", _TF_PROBE],
-        env={**env, "ONEDNN_VERBOSE": "1", "TF_CPP_MIN_LOG_LEVEL": "2"},
-        capture_output=True,
-        text=True,
-        check=False,
+        [python, "-c", _TF_PROBE], env=child, capture_output=True, text=True, check=False,
         timeout=300,
     )
     return result.stdout + result.stderr
+
+
+def zmm_uses(disassembly: str) -> int:
+    """Instructions that touch a 512-bit register in ``objdump -d`` output."""
+    return sum(1 for line in disassembly.splitlines() if re.search(r"%zmm\d+", line))
+
+
+def xla_zmm_uses(dump: str) -> int | None:
+    """512-bit register uses in the objects XLA compiled into ``dump`` (``None`` without
+    ``objdump`` or objects)."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    objdump = shutil.which("objdump")
+    objects = sorted(Path(dump).glob("*.o"))
+    if objdump is None or not objects:
+        return None
+    text = subprocess.run(
+        [objdump, "-d", *map(str, objects)], capture_output=True, text=True, check=False
+    ).stdout
+    return zmm_uses(text)

@@ -13,6 +13,7 @@ from bench.isa import (
     onednn_verbose_isas,
     reported_isa,
     within,
+    zmm_uses,
 )
 
 # OpenVINO 2026.4 runtime-model nodes (layer, primitiveType, runtimePrecision) recorded on this
@@ -101,3 +102,13 @@ def test_onednn_verbose_log_is_read_into_reported_isa_and_kernels() -> None:
     assert reported == "Intel AVX2"
     assert reported_isa(reported) == "avx2"
     assert within([reported, *executed["convolution"]], "avx2") == []
+
+
+def test_zmm_uses_counts_512_bit_registers_in_a_disassembly() -> None:
+    text = (
+        "  10:\tc5 fc 58 c1          \tvaddps %ymm1,%ymm0,%ymm0\n"
+        "  14:\t62 f1 7c 48 58 c1    \tvaddps %zmm1,%zmm0,%zmm0\n"
+        "  1a:\t62 f1 7c 48 59 ca    \tvmulps %zmm2,%zmm0,%zmm1\n"
+    )
+    assert zmm_uses(text) == 2
+    assert zmm_uses(text.split("\n")[0]) == 0
