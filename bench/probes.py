@@ -76,7 +76,7 @@ def _tensorflow_probes(precisions: tuple[str, ...]) -> list[Probe]:
                 f"tensorflow {precision} {n}",
                 precision,
                 2.0 * n**3,
-                lambda ta=ta, tb=tb: product(ta, tb).numpy(),
+                _call(lambda ta=ta, tb=tb: product(ta, tb).numpy()),
             )
         )
     return probes
@@ -108,11 +108,15 @@ def openvino_probes(precisions: tuple[str, ...]) -> list[Probe]:
                     f"openvino {precision} {name}",
                     precision,
                     flops,
-                    lambda request=request, data=data: request.infer({0: data}),
+                    _call(lambda request=request, data=data: request.infer({0: data})),
                     compiled,
                 )
             )
     return probes
+
+
+def _call(run: Callable[..., object]) -> Callable[[], object]:
+    return run
 
 
 def _quantised(ops: Any, node: Any, precision: str, signed: bool) -> Any:
