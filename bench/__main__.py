@@ -354,29 +354,34 @@ def _capped_child(isa: str, argv: Sequence[str]) -> int:
     from bench.isa import capped_env
 
     env = capped_env(isa, os.environ)
-    # TensorFlow turns its oneDNN ops on by default only on CPUs with AVX512-VNNI/BF16/AMX
-    # or AVX-VNNI: on an AVX2-only CPU it runs Eigen (whose contractions use oneDNN's sgemm).
-    env.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-    passed: list[str] = []
-    skip = False
-    for arg in argv:
-        if not skip and arg != "--isa" and not arg.startswith("--isa="):
-            passed.append(arg)
-        skip = arg == "--isa"
-    command = [
-        sys.executable, "-m", "bench", *passed, "--capped", isa, "--precisions", "",
-        "--no-tflite-fp32",
-    ]
+    if isa == "avx2":
+        # TensorFlow turns its oneDNN ops on by default only on CPUs with AVX512-VNNI/BF16,
+        # AMX or AVX-VNNI: an AVX2-only CPU runs Eigen (its contractions on oneDNN's sgemm).
+        env.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    command = [sys.executable, "-m", "bench", *child_argv(argv, isa)]
     print(f"== emulated {isa.upper()}-only CPU: {EMULATION_CAVEAT} ==")
     print(
         "environment: "
         + " ".join(
             f"{k}={env[k]}"
             for k in ("ONEDNN_MAX_CPU_ISA", "OV_CPU_MAX_ISA", "XLA_FLAGS", "TF_ENABLE_ONEDNN_OPTS")
+            if k in env
         ),
         flush=True,
     )
     return subprocess.run(command, env=env, check=False).returncode
+
+
+def child_argv(argv: Sequence[str], isa: str) -> list[str]:
+    """The capped child's arguments: ``argv`` without ``--isa``, plus ``--capped ISA`` and
+    no TFLite engines (their XNNPACK kernels cannot be capped)."""
+    passed: list[str] = []
+    skip = False
+    for arg in argv:
+        if not skip and arg != "--isa" and not arg.startswith("--isa="):
+            passed.append(arg)
+        skip = arg == "--isa"
+    return [*passed, "--capped", isa, "--precisions", "", "--no-tflite-fp32"]
 
 
 def _tensorflow_cap_check(isa: str) -> None:
