@@ -364,7 +364,13 @@ def _capped_child(isa: str, argv: Sequence[str]) -> int:
         "environment: "
         + " ".join(
             f"{k}={env[k]}"
-            for k in ("ONEDNN_MAX_CPU_ISA", "OV_CPU_MAX_ISA", "XLA_FLAGS", "TF_ENABLE_ONEDNN_OPTS")
+            for k in (
+                "ONEDNN_MAX_CPU_ISA",
+                "OV_CPU_MAX_ISA",
+                "XLA_FLAGS",
+                "OPENBLAS_CORETYPE",
+                "TF_ENABLE_ONEDNN_OPTS",
+            )
             if k in env
         ),
         flush=True,
@@ -406,6 +412,12 @@ def _tensorflow_cap_check(isa: str) -> None:
         f"unnamed: {', '.join(sorted(k for k in executed if '' in executed[k])) or 'none'}"
         + (f": cap {isa} NOT held ({', '.join(over)})" if over else f": cap {isa} held")
     )
+    import numpy  # noqa: F401  (loads OpenBLAS, for openblas_core)
+
+    from bench.isa import openblas_core
+
+    core = openblas_core()
+    print(f"numpy's OpenBLAS kernels: {core or 'unknown (no threadpoolctl)'}")
     print(
         "XLA (the fc6-fc8 head): "
         + ("no objects to check" if zmm is None else f"{zmm} uses of 512-bit registers in its code")

@@ -3,9 +3,10 @@ to an instruction set, and the checks that the cap took effect.
 
 * :func:`capped_env` -- ``ONEDNN_MAX_CPU_ISA`` (oneDNN: OpenVINO's CPU plugin, TensorFlow's
   oneDNN ops and the oneDNN sgemm behind its Eigen contractions), ``OV_CPU_MAX_ISA``
-  (OpenVINO's own JIT kernels, in builds that honour it), and XLA's ``--xla_cpu_max_isa``
-  (the project's compiled fc6-fc8 path). LiteRT's XNNPACK picks its kernels from cpuinfo
-  with no cap, so the TFLite engines are left out of a capped run.
+  (OpenVINO's own JIT kernels, in builds that honour it), XLA's ``--xla_cpu_max_isa``
+  (the project's compiled fc6-fc8 path) and ``OPENBLAS_CORETYPE`` (NumPy's GEMM probe).
+  LiteRT's XNNPACK picks its kernels from cpuinfo's flags with no runtime cap (only a
+  rebuild removes ISAs), so the TFLite engines are left out of a capped run.
 * :func:`isa_of` / :func:`highest_isa` -- the instruction set named by an OpenVINO runtime
   model's ``execType`` (``brgconv_avx512_1x1``, ``jit_avx2``, ``brgemm_avx512_amx``...) or a
   oneDNN verbose implementation (``brg_conv_fwd:avx2``, ``jit:avx512_core``);
@@ -58,9 +59,25 @@ def capped_env(isa: str, base: Mapping[str, str]) -> dict[str, str]:
     env["ONEDNN_MAX_CPU_ISA"] = name
     env["DNNL_MAX_CPU_ISA"] = name  # oneDNN before v2.5 (older TensorFlow builds)
     env["OV_CPU_MAX_ISA"] = name  # OpenVINO's own kernels; set with oneDNN's, as it asks
+    # NumPy's OpenBLAS (a DYNAMIC_ARCH build) picks its kernels by CPU model: Haswell's are
+    # its AVX2/FMA ones.
+    env["OPENBLAS_CORETYPE"] = "Haswell"
     flags = [f for f in env.get("XLA_FLAGS", "").split() if not f.startswith("--xla_cpu_max_isa")]
     env["XLA_FLAGS"] = " ".join([*flags, f"--xla_cpu_max_isa={name}"])
     return env
+
+
+def openblas_core() -> str:
+    """The kernel set NumPy's OpenBLAS runs (``Haswell``, ``SkylakeX``...; ``""`` when
+    threadpoolctl, which reads it, is not installed)."""
+    try:
+        import threadpoolctl
+    except ImportError:
+        return ""
+    for info in threadpoolctl.threadpool_info():
+        if info.get("internal_api") == "openblas":
+            return str(info.get("architecture", ""))
+    return ""
 
 
 def isa_of(kernel: str) -> str:

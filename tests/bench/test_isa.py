@@ -49,6 +49,7 @@ def test_capped_env_sets_every_library_cap_and_keeps_other_xla_flags() -> None:
     env = capped_env("avx2", {"PATH": "/bin", "XLA_FLAGS": "--xla_dump_to=/tmp/x"})
     assert env["ONEDNN_MAX_CPU_ISA"] == "AVX2"
     assert env["OV_CPU_MAX_ISA"] == "AVX2"  # OpenVINO wants both set to the same value
+    assert env["OPENBLAS_CORETYPE"] == "Haswell"
     assert env["XLA_FLAGS"].split() == ["--xla_dump_to=/tmp/x", "--xla_cpu_max_isa=AVX2"]
     assert env["PATH"] == "/bin"
     again = capped_env("avx2_vnni", env)
