@@ -71,7 +71,7 @@ def openblas_core() -> str:
     """The kernel set NumPy's OpenBLAS runs (``Haswell``, ``SkylakeX``...; ``""`` when
     threadpoolctl, which reads it, is not installed)."""
     try:
-        import threadpoolctl
+        import threadpoolctl  # type: ignore[import-untyped,unused-ignore]
     except ImportError:
         return ""
     for info in threadpoolctl.threadpool_info():
