@@ -54,7 +54,10 @@ class Int8Options:
     each activation's int8 range comes from the calibration photos' -- ``"mean_minmax"``
     (NNCF's default: the mean over the photos of each one's min and max), ``"minmax"`` (the
     extremes over all of them: nothing clipped) or ``"histogram"`` (NNCF's optimal range
-    from a histogram of the values).
+    from a histogram of the values); ``overflow_fix``: ``"first_layer"`` (NNCF's default),
+    ``"enable"`` or ``"disable"`` -- weights quantised to 7 bits (in the first layer or in
+    all) so that a CPU without VNNI, whose u8 x s8 kernels (``vpmaddubsw``) add pairs of
+    products in saturating int16, cannot overflow.
     """
 
     # Chosen on the benchmark's FCN-8s (README, "int8 with NNCF"): the activation ranges are
@@ -64,6 +67,7 @@ class Int8Options:
     fast_bias_correction: bool = True
     float_scores: bool = False
     activation_ranges: str = "minmax"
+    overflow_fix: str = "first_layer"
 
     def digest(self) -> str:
         text = repr(sorted(asdict(self).items()))
@@ -158,8 +162,18 @@ def quantize(
             f"activation ranges must be one of {', '.join(ranges)}; "
             f"got {options.activation_ranges!r}"
         )
+    fixes = {
+        "first_layer": nncf.OverflowFix.FIRST_LAYER,
+        "enable": nncf.OverflowFix.ENABLE,
+        "disable": nncf.OverflowFix.DISABLE,
+    }
+    if options.overflow_fix not in fixes:
+        raise ModelUnavailable(
+            f"overflow fix must be one of {', '.join(fixes)}; got {options.overflow_fix!r}"
+        )
     advanced = nncf.quantization.advanced_parameters.AdvancedQuantizationParameters(
-        activations_range_estimator_params=ranges[options.activation_ranges]
+        activations_range_estimator_params=ranges[options.activation_ranges],
+        overflow_fix=fixes[options.overflow_fix],
     )
     ignored = (
         nncf.IgnoredScope(names=score_layers(model), validate=False)

@@ -153,10 +153,11 @@ def test_cache_key_follows_calibration_set_and_options(tmp_path: Path) -> None:
         int8_ir_path(xml, CALIBRATION[:2]),  # fewer photos
         int8_ir_path(xml, CALIBRATION, Int8Options(preset="performance")),
         int8_ir_path(xml, CALIBRATION, Int8Options(float_scores=True)),
+        int8_ir_path(xml, CALIBRATION, Int8Options(overflow_fix="enable")),
         int8_ir_path(tmp_path / "fcn8s.4567.openvino-2026.1.xml", CALIBRATION),  # weights
     }
     assert key not in others
-    assert len(others) == 6
+    assert len(others) == 7
     with pytest.raises(ModelUnavailable, match="got none"):
         calibration_digest([])
 
@@ -178,6 +179,24 @@ def test_int8_output_is_close_to_fp32(tiny_ir: Path) -> None:
     assert len(np.unique(reference.argmax(-1))) > 1  # not a comparison between constants
     assert (reduced.argmax(-1) == reference.argmax(-1)).mean() > 0.9
     assert np.abs(reduced - reference).mean() < 0.05
+
+
+@pytest.mark.parametrize(
+    ("options", "value"),
+    [
+        (Int8Options(preset="fast"), "'fast'"),
+        (Int8Options(activation_ranges="max"), "'max'"),
+        (Int8Options(overflow_fix="all"), "'all'"),
+    ],
+)
+def test_unknown_nncf_option_names_the_value(
+    tiny_ir: Path, options: Int8Options, value: str
+) -> None:
+    import openvino as ov
+
+    inputs = [OpenVinoFcn8sSegmenter.calibration_input(CALIBRATION[0])]
+    with pytest.raises(ModelUnavailable, match=value):
+        openvino_int8.quantize(ov.Core().read_model(tiny_ir), inputs, options)
 
 
 def test_score_layers_stay_float_on_request(tiny_ir: Path) -> None:
