@@ -125,3 +125,29 @@ class StickerOptions:
     # Fill holes in the mask smaller than this share of the object's area.
     max_hole_ratio: float = 0.01
     webp: bool = True
+
+
+# How TtaOptions.average combines the views: the mean of the probabilities, or of their logs
+# (a geometric mean, renormalised).
+TTA_AVERAGES: Final = ("prob", "log")
+
+
+@dataclass(frozen=True, slots=True)
+class TtaOptions:
+    """Test-time augmentation of the network (:mod:`segmentation.tta`): the photo is also run
+    at these ``scales`` of the inference resolution (1 is the network's plain view), each
+    also mirrored left-right when ``flip``, and the class probabilities are averaged.
+
+    A fixed-input network (DeepLab's 513 x 513) sees a photo enlarged beyond its input as
+    windows overlapping by ``tile_overlap`` pixels. The default is no augmentation.
+    """
+
+    scales: tuple[float, ...] = (1.0,)
+    flip: bool = False
+    tile_overlap: int = 128
+    average: str = "prob"
+
+    @property
+    def enabled(self) -> bool:
+        """Whether this runs the network more than once (anything but the plain view)."""
+        return self.flip or self.scales != (1.0,)

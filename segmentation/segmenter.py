@@ -39,6 +39,7 @@ from segmentation.backends.tflite import LITERT, TF_LITE, Fcn8sLiteSegmenter, TF
 from segmentation.errors import ModelUnavailable
 from segmentation.export import FP32
 from segmentation.export import PRECISIONS as EXPORT_PRECISIONS
+from segmentation.options import TtaOptions
 
 __all__ = [
     "Fcn8sLiteSegmenter",
@@ -124,6 +125,7 @@ def load_segmenter(
     num_threads: int | None = None,
     precision: str = FP32,
     backend: str = AUTO,
+    tta: TtaOptions | None = None,
 ) -> Segmenter:
     """Load ``model`` (``"fcn8s"``, a path to a ``.tflite`` file, to a DeepLab frozen graph
     ``.pb``, :mod:`segmentation.backends.frozen_graph`, or to a ``stickerbot train`` model's
@@ -133,7 +135,26 @@ def load_segmenter(
     OpenVINO backend; float16 and the int8 ones load FCN-8s's TFLite exports that
     ``stickerbot export --precision P`` wrote into the cache. A ``.tflite`` model runs at the
     precision it was built with (``auto``: the same), or in bf16 on OpenVINO.
+
+    ``tta`` (enabled) wraps the model in :class:`segmentation.tta.TtaSegmenter`: several
+    scales and mirror images of each photo, probabilities averaged.
     """
+    segmenter = _load(model, weights, cache_dir, num_threads, precision, backend)
+    if tta is None or not tta.enabled:
+        return segmenter
+    from segmentation.tta import TtaSegmenter
+
+    return TtaSegmenter(segmenter, tta)
+
+
+def _load(
+    model: str,
+    weights: Path | None,
+    cache_dir: Path | None,
+    num_threads: int | None,
+    precision: str,
+    backend: str,
+) -> Segmenter:
     engine = choose_backend(model, backend, precision)
     if model == FCN8S:
         return _load_fcn8s(engine, weights, cache_dir, num_threads, precision)
