@@ -232,8 +232,10 @@ def timing(photo_list: Sequence[Any], segmenter: Any, specs: Sequence[str]) -> d
                 times[name] = time.perf_counter() - start
             for name in runners:
                 ratios[name].append(times[name] / times["plain"])
-    print(f"\nTTA model time per photo vs one plain pass ({len(smalls)} photos x "
-          f"{TIMING_ROUNDS} rounds, interleaved; medians)")
+    print(
+        f"\nTTA model time per photo vs one plain pass ({len(smalls)} photos x "
+        f"{TIMING_ROUNDS} rounds, interleaved; medians)"
+    )
     report = {}
     for name in runners:
         median = statistics.median(ratios[name])

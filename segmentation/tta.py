@@ -105,6 +105,8 @@ class TtaSegmenter:
         return total * (2 if self.options.flip else 1)
 
     def predict(self, rgb: np.ndarray) -> np.ndarray:
+        if not self.options.enabled:
+            return self.inner.predict(rgb)
         height, width = rgb.shape[:2]
         log = self.options.average == "log"
         total: np.ndarray | None = None
