@@ -94,6 +94,7 @@ def open_segmenter(
             cache_dir=args.cache_dir,
             precision=precision,
             backend=getattr(args, "backend", "auto"),
+            tta=getattr(args, "tta", None),
         )
         if "tensorflow" in sys.modules:  # a TFLite model on LiteRT never imports it
             import tensorflow as tf

@@ -28,10 +28,19 @@ import numpy as np
 from PIL import Image
 
 from segmentation.backends.probabilities import normalised, resize_probabilities, softmax
-from segmentation.options import TTA_AVERAGES, TtaOptions
+from segmentation.options import TTA_AVERAGES, TtaOptions, describe_tta, parse_tta
 from segmentation.segmenter import Segmenter
 
 logger = logging.getLogger(__name__)
+
+__all__ = [
+    "TtaSegmenter",
+    "describe_tta",
+    "native_input_size",
+    "parse_tta",
+    "predict_tiled",
+    "window_starts",
+]
 
 # Windows are padded with DeepLab's mid-grey where the photo does not fill them (what the
 # fixed-input backends do themselves: segmentation.backends.tflite.PAD_GREY).
@@ -41,8 +50,6 @@ PAD_GREY: Final = (128, 128, 128)
 MIN_WINDOW_WEIGHT: Final = 1e-3
 # log-averaging floors probabilities here (uint8-quantised logits give exact zeros).
 MIN_LOG_PROBABILITY: Final = 1e-8
-# The largest scale parse_tta accepts: at 4x a 512 px photo is 2048 px, 25 windows of 513.
-MAX_SCALE: Final = 4.0
 
 
 def native_input_size(segmenter: object) -> tuple[int, int] | None:
@@ -199,42 +206,3 @@ def _ramp(size: int, overlap: int, start: bool, end: bool) -> np.ndarray:
     if end:
         ramp = np.minimum(ramp, rising[::-1])
     return ramp
-
-
-def parse_tta(spec: str) -> TtaOptions:
-    """``"off"``, or scales and ``flip`` separated by commas (``"flip"``, ``"1,1.5"``,
-    ``"1,1.5,2,flip"``; no scale given: the plain view only), optionally ``log`` (average the
-    log-probabilities, :data:`TTA_AVERAGES`). Raises ``ValueError``."""
-    text = spec.strip().lower()
-    if text in ("off", "none", ""):
-        return TtaOptions()
-    scales: list[float] = []
-    flip = False
-    average = TTA_AVERAGES[0]
-    for token in (t.strip() for t in text.split(",")):
-        if token == "flip":
-            flip = True
-            continue
-        if token in TTA_AVERAGES:
-            average = token
-            continue
-        try:
-            scale = float(token)
-        except ValueError:
-            raise ValueError(
-                f"bad TTA item {token!r} in {spec!r}: expected 'off' or scales and 'flip' "
-                "separated by commas, e.g. '1,1.5,flip'"
-            ) from None
-        if not 0 < scale <= MAX_SCALE:
-            raise ValueError(f"TTA scale must be in (0, {MAX_SCALE}], got {token} in {spec!r}")
-        scales.append(scale)
-    return TtaOptions(scales=tuple(dict.fromkeys(scales)) or (1.0,), flip=flip, average=average)
-
-
-def describe(options: TtaOptions) -> str:
-    """The inverse of :func:`parse_tta` (``"off"`` for no augmentation)."""
-    if not options.enabled:
-        return "off"
-    flip = ["flip"] if options.flip else []
-    average = [options.average] if options.average != TTA_AVERAGES[0] else []
-    return ",".join([*(f"{s:g}" for s in options.scales), *flip, *average])

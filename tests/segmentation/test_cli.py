@@ -234,3 +234,23 @@ def test_bad_colour_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None
     with pytest.raises(SystemExit):
         cli.main(["make", "skimage:chelsea", "--stroke-color", "red"])
     assert "expected a colour like #ffffff" in capsys.readouterr().err
+
+
+def test_bad_tta_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["make", "skimage:chelsea", "--tta", "1,twice"])
+    assert "'twice'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_make_with_tta_runs_the_network_on_more_views(
+    deeplab_model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["make", "skimage:chelsea", "--model", str(deeplab_model_path), "--json"]
+    args = [*base, "-o", str(tmp_path / "tta.png"), "--tta", "1,1.5,flip"]
+    assert cli.main(args) == cli.EXIT_OK
+    report = json.loads(capsys.readouterr().out)
+    assert report["tta"] == "1,1.5,flip"
+    assert report["target"] == "cat"
+    assert cli.main([*base, "-o", str(tmp_path / "plain.png"), "--tta", "off"]) == cli.EXIT_OK
+    assert json.loads(capsys.readouterr().out)["tta"] == "off"

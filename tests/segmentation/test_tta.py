@@ -17,7 +17,7 @@ from segmentation.pipeline import make_sticker
 from segmentation.segmenter import Segmenter, load_segmenter
 from segmentation.tta import (
     TtaSegmenter,
-    describe,
+    describe_tta,
     native_input_size,
     parse_tta,
     predict_tiled,
@@ -213,7 +213,7 @@ def test_bad_options_are_refused_with_the_value() -> None:
 )
 def test_parse_tta(spec: str, expected: TtaOptions) -> None:
     assert parse_tta(spec) == expected
-    assert parse_tta(describe(expected)) == expected
+    assert parse_tta(describe_tta(expected)) == expected
 
 
 @pytest.mark.parametrize("spec", ["1,big", "0", "1,9", "-1"])
