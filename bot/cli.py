@@ -140,6 +140,11 @@ def run_worker_command(args: argparse.Namespace) -> int:
     if args.concurrency < 1:
         print("stickerbot worker: --concurrency must be at least 1", file=sys.stderr)
         return EXIT_CONFIG
+    try:
+        tta = parse_tta(args.tta)
+    except ValueError as exc:
+        print(f"stickerbot worker: --tta: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     password = urlsplit(args.queue).password
     setup_logging(args.log_level.upper(), secrets=[password] if password else [])
     model, weights = "fcn8s", args.weights
@@ -153,11 +158,6 @@ def run_worker_command(args: argparse.Namespace) -> int:
     except ModelUnavailable as exc:
         print(f"stickerbot worker: --model: {exc}", file=sys.stderr)
         return EXIT_STARTUP
-    try:
-        tta = parse_tta(args.tta)
-    except ValueError as exc:
-        print(f"stickerbot worker: --tta: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
     factory = functools.partial(
         load_segmenter,
         model,
