@@ -402,6 +402,273 @@ def tune(items: Sequence[Item]) -> dict[str, Any]:
     return report
 
 
+# --- the edge band (segmentation.edgeband) ----------------------------------------------------
+
+# The search space of --tune-band: the band pass's parameters (every combination), after the
+# tuned preset's region CRF (its other parameters as shipped, on the band's region_pixels).
+# Kernels no finer than sxy 15 / srgb 12: the lattice of finer ones (sxy 10, srgb 8: SAD
+# within 0.3 % of these) costs more than post-processing's 1.3x budget leaves.
+BAND_GRID: Final[dict[str, Sequence[float]]] = {
+    "width_px": (4, 6, 8),
+    "bilateral_sxy": (15.0, 20.0),
+    "bilateral_srgb": (12.0, 16.0, 20.0),
+    "bilateral_compat": (10.0, 20.0),
+}
+
+
+def band_params(segmenter_name: str, band: Any) -> Any:
+    """The tuned preset with the edge band ``band`` (an EdgeBandParams, or None: no band)."""
+    from segmentation import crf
+
+    return dataclasses.replace(crf.preset("tuned", segmenter_name), edge_band=band)
+
+
+def band_rows(items: Sequence[Item], segmenter_name: str) -> list[dict[str, Any]]:
+    """Per object: the tuned preset without and with its edge band (all metrics), and the
+    seed CRF's hard edge ("before") and the CRF off, for the targets."""
+    from segmentation import crf
+
+    shipped = crf.preset("tuned", segmenter_name).edge_band
+    columns = {
+        "seed": column_params("seed", segmenter_name),
+        "noband": band_params(segmenter_name, None),
+        "band": band_params(segmenter_name, shipped),
+    }
+    rows = []
+    for item in items:
+        row: dict[str, Any] = {"photo": item.photo, "class": _class_name(item.cls)}
+        row["off_iou"] = object_iou(item, object_probability(item, None))
+        for column, params in columns.items():
+            prob = object_probability(item, params)
+            scores = {**mask_scores(item, prob), **alpha_scores(item, prob)}
+            row.update({f"{column}_{key}": value for key, value in scores.items()})
+        rows.append(row)
+        print(
+            f"{item.photo:<26} {row['class']:<12} IoU {row['noband_iou']:.3f} -> "
+            f"{row['band_iou']:.3f}, SAD {row['noband_soft_sad']:.3f} -> "
+            f"{row['band_soft_sad']:.3f}",
+            flush=True,
+        )
+    return rows
+
+
+def print_band_table(rows: Sequence[dict[str, Any]]) -> dict[str, float]:
+    """Means of :func:`band_rows`: before (seed, hard), tuned soft without and with the band."""
+    keys = [k for k in rows[0] if k not in ("photo", "class")]
+    means = {k: float(np.mean([r[k] for r in rows])) for k in keys}
+    print(f"\nedge band, means over {len(rows)} objects")
+    print(f"{'':<26} {'SAD':>7} {'MSE':>8} {'IoU':>7} {'BF@2px':>7} {'BIoU':>7}")
+    lines = (
+        ("before (seed CRF, hard)", "seed", "hard"),
+        ("tuned, soft, no band", "noband", "soft"),
+        ("tuned, soft, band", "band", "soft"),
+    )
+    for label, column, edge in lines:
+        print(
+            f"{label:<26} {means[f'{column}_{edge}_sad']:7.3f} {means[f'{column}_{edge}_mse']:8.4f}"
+            f" {means[f'{column}_iou']:7.3f} {means[f'{column}_bf2']:7.3f}"
+            f" {means[f'{column}_biou']:7.3f}"
+        )
+    for column in ("noband", "band"):
+        for metric in ("sad", "mse"):
+            change = means[f"{column}_soft_{metric}"] / means[f"seed_hard_{metric}"] - 1.0
+            print(f"{column}: {metric.upper()} vs before {change:+.1%}")
+        deltas = [r[f"{column}_iou"] - r["off_iou"] for r in rows]
+        print(
+            f"{column}: IoU vs CRF off {np.mean(deltas):+.4f} (worst {min(deltas):+.3f}, "
+            f"{sum(d < -ALLOWED_DROP for d in deltas)} below -{ALLOWED_DROP})"
+        )
+    return means
+
+
+def band_timing(items: Sequence[Item], segmenter_name: str, repeat: int = 3) -> dict[str, float]:
+    """Post-processing (CRF + compose + photo-resolution mask + PNG) with the tuned preset
+    without and with its band, and ``bench.legacy``'s, interleaved per photo; medians."""
+    import time
+
+    from bench import legacy
+    from segmentation import compose, crf
+    from segmentation.options import StickerOptions
+    from segmentation.pipeline import photo_mask, refined_probability, select_object
+
+    shipped = crf.preset("tuned", segmenter_name).edge_band
+    variants = {
+        "noband": StickerOptions(crf_params=band_params(segmenter_name, None)),
+        "band": StickerOptions(crf_params=band_params(segmenter_name, shipped)),
+    }
+    photos_done: dict[str, Item] = {}
+    for item in items:  # one object per photo: the largest
+        best = photos_done.get(item.photo)
+        if best is None or item.truth.sum() > best.truth.sum():
+            photos_done[item.photo] = item
+    from segmentation.image import load_image
+
+    originals = {p.name: load_image(p.data) for p in photos() if p.name in photos_done}
+    ratios: dict[str, list[float]] = {"noband": [], "band": []}
+    for name, item in photos_done.items():
+        photo = originals[name]
+        times: dict[str, list[float]] = {"legacy": [], "noband": [], "band": []}
+        for _ in range(repeat):
+            start = time.perf_counter()
+            legacy.post_process(photo, item.small, item.probs, item.cls)
+            times["legacy"].append(time.perf_counter() - start)
+            for variant, options in variants.items():
+                start = time.perf_counter()
+                prob = select_object(
+                    refined_probability(item.small, item.probs, item.cls, options), options
+                )
+                if np.any(prob > 0.5):
+                    compose.encode_png(compose.compose_sticker(photo, prob, options.outline))
+                    photo_mask(prob, *photo.shape[:2])
+                times[variant].append(time.perf_counter() - start)
+        medians = {k: float(np.median(v)) for k, v in times.items()}
+        for variant in ratios:
+            ratios[variant].append(medians[variant] / medians["legacy"])
+        print(
+            f"{name:<26} before {medians['legacy'] * 1000:6.0f} ms, tuned no band "
+            f"{medians['noband'] / medians['legacy']:.2f}x, with band "
+            f"{medians['band'] / medians['legacy']:.2f}x",
+            flush=True,
+        )
+    summary = {f"{k}_ratio_median": float(np.median(v)) for k, v in ratios.items()}
+    print(
+        f"post-processing vs before (bench.legacy), median over {len(photos_done)} photos: "
+        f"tuned no band {summary['noband_ratio_median']:.2f}x, with band "
+        f"{summary['band_ratio_median']:.2f}x"
+    )
+    return summary
+
+
+def tune_band(items: Sequence[Item], segmenter_name: str) -> dict[str, Any]:
+    """2-fold (by photo) search over BAND_GRID: each fold picks the lowest mean soft SAD on its
+    half among the settings that cost no tuning object more than TUNE_MARGIN IoU against
+    the CRF off; reported on the other half against before (seed CRF, hard edge)."""
+    from segmentation import crf
+    from segmentation.options import EdgeBandParams
+
+    off = [object_iou(item, object_probability(item, None)) for item in items]
+    seed = column_params("seed", segmenter_name)
+    before = [alpha_scores(item, object_probability(item, seed)) for item in items]
+    candidates, results = [], []
+    settings = grid(BAND_GRID)
+    print(f"\nband tuning: {len(settings)} settings x {len(items)} objects", flush=True)
+    regions = _band_regions(items, segmenter_name)
+    for setting in settings:
+        band = _band(EdgeBandParams, setting)
+        row = []
+        for item, (network, region, box, labels) in zip(items, regions, strict=True):
+            # What refine_classes does after its region CRF, then the pipeline's fallback and
+            # selection (the region CRF, the same for every setting, is run once).
+            prob = crf.refine_edge(item.small, item.probs, item.cls, region, band, labels, box)
+            prob = _select(item, prob if np.any(prob > 0.5) else network)
+            scores = alpha_scores(item, prob)
+            row.append(
+                {
+                    "iou": object_iou(item, prob),
+                    "sad": scores["soft_sad"],
+                    "mse": scores["soft_mse"],
+                }
+            )
+        candidates.append(band)
+        results.append(row)
+        print(
+            f"  {setting}: SAD {np.mean([r['sad'] for r in row]):.3f}, "
+            f"MSE {np.mean([r['mse'] for r in row]):.4f}, "
+            f"IoU {np.mean([r['iou'] for r in row]):.4f}",
+            flush=True,
+        )
+    names = sorted({item.photo for item in items})
+    folds = [set(names[0::2]), set(names[1::2])]
+    report: dict[str, Any] = {"folds": []}
+    held: list[int] = []
+    chosen: dict[int, int] = {}
+    for fold, tune_on in enumerate(folds):
+        inside = [i for i, item in enumerate(items) if item.photo in tune_on]
+        outside = [i for i, item in enumerate(items) if item.photo not in tune_on]
+
+        def cost(c: int, inside: list[int] = inside) -> float:
+            worst = min(results[c][i]["iou"] - off[i] for i in inside)
+            sad = float(np.mean([results[c][i]["sad"] for i in inside]))
+            return sad if worst >= -TUNE_MARGIN else sad + 1000.0
+
+        best = min(range(len(candidates)), key=cost)
+        for i in outside:
+            chosen[i] = best
+        held.extend(outside)
+        report["folds"].append(
+            {"tuned_on": sorted(tune_on), "params": dataclasses.asdict(candidates[best])}
+        )
+        print(f"fold {fold + 1}: tuned on {len(inside)} objects -> {settings[best]}")
+    sad = [results[chosen[i]][i]["sad"] for i in held]
+    mse = [results[chosen[i]][i]["mse"] for i in held]
+    iou = [results[chosen[i]][i]["iou"] - off[i] for i in held]
+    sad0 = [before[i]["hard_sad"] for i in held]
+    mse0 = [before[i]["hard_mse"] for i in held]
+    report.update(
+        held_out_sad=float(np.mean(sad)),
+        held_out_mse=float(np.mean(mse)),
+        before_sad=float(np.mean(sad0)),
+        before_mse=float(np.mean(mse0)),
+        held_out_iou_delta=float(np.mean(iou)),
+        held_out_iou_worst=float(min(iou)),
+    )
+    print(
+        f"held-out, both folds ({len(held)} objects): SAD {np.mean(sad):.3f} "
+        f"({np.mean(sad) / np.mean(sad0) - 1:+.1%} vs before {np.mean(sad0):.3f}), MSE "
+        f"{np.mean(mse):.4f} ({np.mean(mse) / np.mean(mse0) - 1:+.1%} vs {np.mean(mse0):.4f}); "
+        f"IoU vs CRF off {np.mean(iou):+.4f}, worst {min(iou):+.3f}"
+    )
+    overall = min(
+        range(len(candidates)),
+        key=lambda c: float(
+            np.mean([r["sad"] for r in results[c]])
+            + (
+                1000.0
+                if min(r["iou"] - o for r, o in zip(results[c], off, strict=True)) < -TUNE_MARGIN
+                else 0.0
+            )
+        ),
+    )
+    report["best_on_all"] = dataclasses.asdict(candidates[overall])
+    print(f"best on all photos: {settings[overall]}")
+    report["candidates"] = [
+        {"params": dataclasses.asdict(c), "objects": r}
+        for c, r in zip(candidates, results, strict=True)
+    ]
+    return report
+
+
+def _band_regions(items: Sequence[Item], segmenter_name: str) -> list[tuple[Any, ...]]:
+    """Per object: the network's probability, the tuned preset's region CRF result (on
+    ``region_pixels`` of the shipped band), its region box and the competing labels."""
+    from segmentation import crf
+
+    params = crf.preset("tuned", segmenter_name)
+    pixels = params.edge_band.region_pixels if params.edge_band else crf.MAX_CRF_PIXELS
+    no_band = dataclasses.replace(params, edge_band=None)
+    regions = []
+    for item in items:
+        network = crf.target_probability(item.probs, item.cls)
+        box = crf.object_region(network, no_band)
+        region = crf.refine_classes(item.small, item.probs, item.cls, no_band, max_pixels=pixels)
+        if box is None:
+            labels: list[int] = []
+            box = (0, 0, 0, 0)
+        else:
+            top, bottom, left, right = box
+            labels = crf.competing_labels(
+                np.asarray(item.probs[top:bottom, left:right], np.float32), item.cls
+            )[1:]
+        regions.append((network, region, box, labels))
+    return regions
+
+
+def _band(cls: Any, setting: dict[str, float]) -> Any:
+    """EdgeBandParams from a grid setting (the integer fields as integers)."""
+    default = cls()
+    return cls(**{k: type(getattr(default, k))(v) for k, v in setting.items()})
+
+
 def _short(params: Any) -> str:
     names = [*TUNE_GRID, *TUNE_CONSTRAINTS]
     return ", ".join(f"{name}={getattr(params, name):g}" for name in names)
@@ -466,6 +733,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--tune", action="store_true", help="also run the 2-fold CRF search")
     add_tta_arguments(parser)
+    parser.add_argument(
+        "--band", action="store_true", help="only the edge band: without vs with, and its time"
+    )
+    parser.add_argument(
+        "--tune-band", action="store_true", help="with --band: the 2-fold band search too"
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from bench.machine import cpu_flags, cpu_name
@@ -481,12 +754,28 @@ def main(argv: list[str] | None = None) -> int:
     segmenter = load_segmenter(args.model)
     items = prepare(photo_list, segmenter)
     print(f"{len(items)} objects in {len(photo_list)} photos, model {segmenter.name}\n")
+    if args.band:
+        return _band_main(items, segmenter.name, args)
     rows = evaluate(items, segmenter.name)
     means = print_table(rows)
     report: dict[str, Any] = {"model": segmenter.name, "objects": rows, "means": means}
     if args.tune:
         report["tune"] = tune(items)
     report.update(run_tta(args, photo_list, segmenter, rows))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1))
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _band_main(items: Sequence[Item], segmenter_name: str, args: argparse.Namespace) -> int:
+    rows = band_rows(items, segmenter_name)
+    report: dict[str, Any] = {"model": segmenter_name, "band_objects": rows}
+    report["band_means"] = print_band_table(rows)
+    print("\npost-processing time (interleaved, per photo)")
+    report["band_timing"] = band_timing(items, segmenter_name)
+    if args.tune_band:
+        report["band_tune"] = tune_band(items, segmenter_name)
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))
         print(f"wrote {args.json}")

@@ -197,7 +197,9 @@ def _run_verify(args: argparse.Namespace) -> int:
             print(f"{entry.name:<30} not installed")
             continue
         try:
-            digest = verify_file(path, installed_hash(entry), args.cache_dir, _say, entry.name)
+            digest = verify_file(
+                path, installed_hash(entry), args.cache_dir, _say, entry.name, fresh=True
+            )
         except ModelUnavailable as exc:
             failed += 1
             print(f"{entry.name:<30} FAILED: {exc}")

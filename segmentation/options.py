@@ -14,6 +14,39 @@ from segmentation.limits import DEFAULT_INFERENCE_SIDE, MAX_IMAGE_BYTES, MAX_IMA
 
 
 @dataclass(frozen=True, slots=True)
+class EdgeBandParams:
+    """The edge-only CRF after the region CRF (:mod:`segmentation.edgeband`).
+
+    It re-decides the pixels within ``width_px`` of the probability's 0.5 line at the
+    inference resolution (DeepLab's edges sit on a 16 px grid there), with ``halo_px`` more
+    pixels on either side pinned to their side; kernels: a Gaussian of ``gaussian_sxy`` px
+    (off at compat 0) and a bilateral of ``bilateral_sxy`` px and colour ``bilateral_srgb``.
+    The defaults are the 2-fold search's best on all dev photos among kernels no finer than
+    sxy 15 / srgb 12 (``python -m bench.quality --band --tune-band``; finer ones cost twice
+    the time for no gain).
+    """
+
+    width_px: int = 4
+    halo_px: int = 3
+    gaussian_sxy: float = 3.0
+    # 0: no Gaussian (smoothness) kernel; the bilateral alone did as well, for less time.
+    gaussian_compat: float = 0.0
+    bilateral_sxy: float = 20.0
+    bilateral_srgb: float = 20.0
+    bilateral_compat: float = 20.0
+    iterations: int = 3
+    # Not applied when it leaves less than this share of the object (a safety rail).
+    min_area_ratio: float = 0.8
+    # Not run when the band and halo hold more pixels than this (a time rail: a fragmented
+    # mask's band could cover the whole image; the dev photos' largest is ~38k, median 18k).
+    max_pixels: int = 100_000
+    # With the band pass, the region CRF before it runs on the region shrunk to at most this
+    # many pixels (instead of crf.MAX_CRF_PIXELS): the band restores the edge at full
+    # resolution, and the time saved pays for it.
+    region_pixels: int = 25_000
+
+
+@dataclass(frozen=True, slots=True)
 class CrfParams:
     """Dense-CRF parameters; the defaults are the seed post's."""
 
@@ -42,12 +75,15 @@ class CrfParams:
     # renormalised: above 1 a confident network's answer weighs less against the pairwise
     # terms (1: the probabilities as they are, the seed's way).
     unary_temperature: float = 1.0
+    # An edge-only CRF at full resolution after the region CRF (None: none, the seed's way).
+    edge_band: EdgeBandParams | None = None
 
 
 # Named CRF parameters (segmentation.crf.preset resolves "tuned" to one of them by backend).
 # "seed": the seed post's, tuned for coarse FCN-32s output. "deeplab": tuned on the dev set
 # for DeepLabV3 TFLite's sharp probabilities (``python -m bench.quality --tune``, held-out
-# figures in the README): softened unaries, 2 iterations, a confidence gate and an area guard.
+# figures in the README): softened unaries, 2 iterations, a confidence gate and an area guard,
+# then the edge-only CRF at full resolution (``python -m bench.quality --band``).
 # "fcn8s": the seed's parameters, unmeasured: no real FCN-8s VOC weights exist here to tune
 # on (bench.fitted's stand-in imitates DeepLab from random features; tuning on it would tune
 # to an artefact).
@@ -61,6 +97,7 @@ CRF_PRESETS: Final[dict[str, CrfParams]] = {
         iterations=2,
         gate=0.8,
         min_area_ratio=0.8,
+        edge_band=EdgeBandParams(),
     ),
     "fcn8s": CrfParams(),
 }

@@ -13,7 +13,6 @@ VGG means and ends in a softmax.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import logging
 import os
@@ -34,6 +33,7 @@ from segmentation.backends.tflite import MIN_UPSCALE, PAD_GREY
 from segmentation.classes import NUM_CLASSES, VOC_CLASSES
 from segmentation.errors import ModelUnavailable
 from segmentation.export import FP32
+from segmentation.models.digests import file_sha256
 
 if TYPE_CHECKING:
     import keras
@@ -85,9 +85,9 @@ def resolve_precision(precision: str) -> str:
 
 
 def weights_digest(weights: Path) -> str:
-    """The first :data:`DIGEST_CHARS` hex digits of the weights file's SHA-256."""
-    with weights.open("rb") as file:
-        return hashlib.file_digest(file, "sha256").hexdigest()[:DIGEST_CHARS]
+    """The first :data:`DIGEST_CHARS` hex digits of the weights file's SHA-256 (read only
+    when the file changed since it was last hashed: :func:`file_sha256`)."""
+    return file_sha256(weights)[:DIGEST_CHARS]
 
 
 def ir_path(weights: Path) -> Path:

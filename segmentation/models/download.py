@@ -6,8 +6,10 @@ outside). Bytes go to ``<dest's folder>/.partial/<name>.part``; a dropped connec
 resumed with an HTTP ``Range`` request (also by the next run); when the transfer is complete
 its sha256 is checked and only then is the file renamed to ``dest``. A corrupt file is
 deleted and reported with the expected and the actual hash; nothing incomplete ever carries
-the final name. With no published hash (``sha256=None``) the caller records the returned
-hash (trust on first use, :mod:`segmentation.models.store`).
+the final name. Two processes fetching the same file take turns (an inter-process lock per
+file, :mod:`segmentation.models.locks`): the second finds the first's verified file and
+downloads nothing. With no published hash (``sha256=None``) the caller records the
+returned hash (trust on first use, :mod:`segmentation.models.store`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Final
 from urllib.parse import urlparse
 
 from segmentation.errors import ModelUnavailable
+from segmentation.models.locks import locked
 from segmentation.models.progress import Progress
 
 logger = logging.getLogger(__name__)
@@ -91,9 +94,30 @@ def fetch(
 ) -> Fetched:
     """Download ``dest`` from ``urls`` (or only from ``mirror``) and verify it.
 
-    Raises :class:`ChecksumMismatch` for a corrupt file and :class:`ModelUnavailable` naming
-    every source tried when none delivers.
+    One process at a time downloads a given ``dest`` (:mod:`segmentation.models.locks`); one
+    that finds ``dest`` in place once it holds the lock -- another process installed it
+    meanwhile -- returns it (checked against ``sha256`` when there is one) without a
+    download. Raises :class:`ChecksumMismatch` for a corrupt file and
+    :class:`ModelUnavailable` naming every source tried when none delivers.
     """
+    with locked(dest, "download", say=lambda line: logger.warning("%s", line)):
+        if dest.is_file():
+            actual = sha256_of(dest)
+            if sha256 is None or actual == sha256.lower():
+                logger.info("%s is already installed (sha256 %s)", dest, actual)
+                return Fetched(dest, actual, str(dest))
+        return _fetch(urls, dest, sha256=sha256, mirror=mirror, progress=progress, label=label)
+
+
+def _fetch(
+    urls: Sequence[str],
+    dest: Path,
+    *,
+    sha256: str | None,
+    mirror: str | None,
+    progress: Progress | None,
+    label: str | None,
+) -> Fetched:
     sources = [mirror_source(mirror, dest.name)] if mirror else list(urls)
     part = partial_path(dest)
     part.parent.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,11 @@ Layout under :func:`default_cache_dir`::
     <cache>/models/<entry>/<member's name>    a file unpacked from an archive
     <cache>/models/.partial/<file>.part       bytes of an unfinished download (resumable)
     <cache>/models/pins.json                  sha256 recorded on first use, by cache path
+    <cache>/models/.locks/<file>.<what>.lock  inter-process locks: one process installs a
+                                              file (segmentation.models.locks)
+    <cache>/models/.<file>.sha256.json        the file's last computed sha256, with its size,
+                                              mtime, ctime and inode (not re-read while the
+                                              same: segmentation.models.digests)
     <cache>/fcn8s_voc2012.weights.h5          FCN-8s, imported (segmentation.weights)
 """
 
@@ -21,7 +26,9 @@ from pathlib import Path, PurePosixPath
 from typing import Final
 
 from segmentation.errors import ModelUnavailable
-from segmentation.models.download import ChecksumMismatch, fetch, mirror_source, sha256_of
+from segmentation.models.digests import discard, file_sha256, write_atomically
+from segmentation.models.download import ChecksumMismatch, fetch, mirror_source
+from segmentation.models.locks import locked
 from segmentation.models.progress import Progress
 from segmentation.models.registry import KERAS_FCN8S, ModelEntry
 
@@ -110,14 +117,14 @@ def recorded_hash(path: Path, cache_dir: Path | None = None) -> str | None:
 
 
 def record_hash(path: Path, digest: str, cache_dir: Path | None = None) -> None:
-    """Record ``digest`` as the trusted sha256 of ``path`` (atomically rewrites pins.json)."""
+    """Record ``digest`` as the trusted sha256 of ``path`` (atomically rewrites pins.json,
+    under a lock so that concurrent records all stay)."""
     pins = _pins_path(cache_dir)
     pins.parent.mkdir(parents=True, exist_ok=True)
-    data = json.loads(pins.read_text(encoding="utf-8")) if pins.is_file() else {}
-    data[_key(path, cache_dir)] = digest
-    tmp = pins.with_name(f".{PINS_FILE}.{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    tmp.replace(pins)
+    with locked(pins, "update"):  # read, change, write: one process at a time loses nothing
+        data = json.loads(pins.read_text(encoding="utf-8")) if pins.is_file() else {}
+        data[_key(path, cache_dir)] = digest
+        write_atomically(pins, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def verify_file(
@@ -128,10 +135,13 @@ def verify_file(
     what: str,
     *,
     record: bool = True,
+    fresh: bool = False,
 ) -> str:
     """Check ``path`` against ``expected`` or its recorded hash; with neither, record it
-    (trust on first use, said through ``emit``) if ``record``. Returns the file's sha256."""
-    actual = sha256_of(path)
+    (trust on first use, said through ``emit``) if ``record``. Returns the file's sha256,
+    read only when the file changed since it was last hashed, or always if ``fresh``
+    (:func:`~segmentation.models.digests.file_sha256`)."""
+    actual = file_sha256(path, fresh=fresh)
     trusted = expected or recorded_hash(path, cache_dir)
     if trusted is None:
         if record:
@@ -193,14 +203,29 @@ def ensure(
     """
     say = emit or (lambda line: logger.warning("%s", line))
     product = installed_path(entry, cache_dir)
-    if product.is_file():
+    if product.is_file():  # no lock: an installed model may sit in a read-only cache
         verify_file(product, installed_hash(entry), cache_dir, say, entry.name)
         return product
+    with locked(product, "install", say=say):  # one process installs, the others wait
+        if product.is_file():  # installed by the process this one waited for
+            verify_file(product, installed_hash(entry), cache_dir, say, entry.name)
+            return product
+        return _install(entry, product, cache_dir, mirror, progress, say)
+
+
+def _install(
+    entry: ModelEntry,
+    product: Path,
+    cache_dir: Path | None,
+    mirror: str | None,
+    progress: Progress | None,
+    say: Emit,
+) -> Path:
     if entry.backend == KERAS_FCN8S:
         from segmentation.weights import install_fcn8s
 
         install_fcn8s(cache_dir, url=entry.urls[0], mirror=mirror, progress=progress, emit=say)
-        trust_on_first_use(product, sha256_of(product), cache_dir, say, f"{entry.name} weights")
+        trust_on_first_use(product, file_sha256(product), cache_dir, say, f"{entry.name} weights")
         return product
     archive = download_path(entry, cache_dir)
     pinned = entry.sha256 or recorded_hash(archive, cache_dir)
@@ -229,8 +254,8 @@ def ensure(
     if pinned is None:  # recorded once the file proved usable
         trust_on_first_use(archive, digest, cache_dir, say, entry.name)
     if entry.member is not None:
-        record_hash(product, sha256_of(product), cache_dir)
-        archive.unlink()
+        record_hash(product, file_sha256(product), cache_dir)
+        discard(archive)
     return product
 
 
@@ -258,10 +283,10 @@ def extract_member(archive: Path, member: str, dest: Path) -> None:
                     out.write(block)
         partial.replace(dest)
     except (tarfile.TarError, OSError) as exc:
-        archive.unlink(missing_ok=True)
+        discard(archive)
         raise ModelUnavailable(f"cannot unpack {member} from {archive}: {exc}") from exc
     except ModelUnavailable:
-        archive.unlink(missing_ok=True)  # not the archive it should be: never kept
+        discard(archive)  # not the archive it should be: never kept
         raise
     finally:
         partial.unlink(missing_ok=True)

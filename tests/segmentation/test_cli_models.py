@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 
 from segmentation import cli
-from segmentation.models.registry import DEEPLAB_MNV2, DEEPLAB_MNV2_DM05, REGISTRY
-from segmentation.models.store import models_dir
+from segmentation.models.digests import sidecar_path
+from segmentation.models.locks import LOCKS_DIR
+from segmentation.models.registry import DEEPLAB_MNV2, DEEPLAB_MNV2_DM05, REGISTRY, lookup
+from segmentation.models.store import ensure, models_dir
 from tests.conftest import SHARED_DIR
 from tests.segmentation.models.fileserver import Behaviour, serve
 
@@ -24,7 +26,11 @@ MODELS = SHARED_DIR / "models"
 def _files(folder: Path) -> list[str]:
     if not folder.exists():
         return []
-    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    return sorted(
+        p.relative_to(folder).as_posix()
+        for p in folder.rglob("*")
+        if p.is_file() and LOCKS_DIR not in p.parts  # lock files stay (locks.py says why)
+    )
 
 
 @pytest.fixture
@@ -101,6 +107,39 @@ def test_models_download_and_verify_through_a_mirror(
     assert cli.main(["models", "download", "nope"]) == cli.EXIT_USAGE
     assert "unknown model 'nope'" in capsys.readouterr().err
 
+
+
+def test_models_verify_reads_every_file_again(
+    cache: Path,
+    mirror: tuple[Behaviour, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Starts trust a file's remembered sha256 while its size, times and inode are unchanged;
+    `models verify` does not: bit rot changes no metadata. Simulated by remembering the
+    published sha256 for bytes changed behind the metadata's back."""
+    _behaviour, url = mirror
+    monkeypatch.setenv("STICKERBOT_MODEL_MIRROR", url)
+    assert cli.main(["models", "download", DEEPLAB_MNV2_DM05]) == 0
+    entry = lookup(DEEPLAB_MNV2_DM05)
+    assert entry is not None
+    installed = models_dir(cache) / entry.filename
+    installed.write_bytes(b"rot" + installed.read_bytes()[3:])
+    st = installed.stat()
+    identity = {
+        "size": st.st_size,
+        "mtime_ns": st.st_mtime_ns,
+        "ctime_ns": st.st_ctime_ns,
+        "inode": st.st_ino,
+        "device": st.st_dev,
+    }
+    sidecar_path(installed).write_text(json.dumps({**identity, "sha256": entry.sha256}))
+    assert ensure(entry, cache_dir=cache) == installed  # the remembered hash is taken
+    capsys.readouterr()
+    assert cli.main(["models", "verify"]) == cli.EXIT_MODEL
+    out = capsys.readouterr().out
+    assert f"{DEEPLAB_MNV2_DM05:<30} FAILED" in out
+    assert f"expected {entry.sha256}" in out
 
 @pytest.mark.slow
 def test_first_make_downloads_the_default_model_and_makes_a_sticker(

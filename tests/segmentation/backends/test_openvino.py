@@ -14,6 +14,8 @@ pytest.importorskip("openvino", reason="the openvino extra is not installed")
 from segmentation.backends import openvino as ov_backend
 from segmentation.backends.fcn8s_input import WARMUP_BUCKETS
 from segmentation.errors import ModelUnavailable
+from segmentation.models import digests
+from segmentation.models.digests import sidecar_path
 from segmentation.segmenter import (
     Fcn8sSegmenter,
     OpenVinoFcn8sSegmenter,
@@ -103,22 +105,33 @@ def test_ir_is_converted_once_per_weights_and_version(
     monkeypatch.setattr(ov_backend, "convert_fcn8s", counting_convert)
     monkeypatch.setattr("segmentation.weights.load_fcn8s", lambda **_: tiny_model)
     monkeypatch.setattr(ov_backend, "WARMUP_BUCKETS", ((64, 64),))
+    hashed: list[Path] = []
+    real_sha256_of = digests.sha256_of
+
+    def counting_sha256_of(path: Path) -> str:
+        hashed.append(path)
+        return real_sha256_of(path)
+
+    monkeypatch.setattr(digests, "sha256_of", counting_sha256_of)
+    monkeypatch.setattr(digests, "RACY_SECONDS", 0.0)  # as if written long before the load
 
     first = load_segmenter("fcn8s", weights=weights, backend="openvino", num_threads=1)
     assert isinstance(first, OpenVinoFcn8sSegmenter)
     first.warmup()
     load_segmenter("fcn8s", weights=weights, backend="openvino", num_threads=1)
     assert len(conversions) == 1  # the second load read the cached IR
+    assert hashed == [weights]  # ... and did not read the weights again to find it
     (xml,) = conversions
     assert xml.parent == tmp_path
     assert xml.name.startswith("fcn8s_voc2012.")
     assert ".openvino-" in xml.name
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        [weights.name, xml.name, xml.with_suffix(".bin").name]
+        [weights.name, sidecar_path(weights).name, xml.name, xml.with_suffix(".bin").name]
     )
     weights.write_bytes(b"new weights")  # other weights: another key, converted again
     load_segmenter("fcn8s", weights=weights, backend="openvino", num_threads=1)
     assert len(conversions) == 2
+    assert hashed == [weights, weights]
     assert conversions[1] != conversions[0]
 
 
@@ -135,7 +148,7 @@ def test_weights_in_a_read_only_folder_are_converted_in_memory(
     monkeypatch.setattr(ov_backend, "convert_fcn8s", refuse)
     segmenter = load_segmenter("fcn8s", weights=weights, backend="openvino", num_threads=1)
     assert segmenter.predict(_photo((64, 64))).shape == (64, 64, 21)
-    assert sorted(tmp_path.iterdir()) == [weights]
+    assert sorted(p for p in tmp_path.iterdir() if p != sidecar_path(weights)) == [weights]
 
 
 def test_missing_weights_say_how_to_get_them(tmp_path: Path) -> None:

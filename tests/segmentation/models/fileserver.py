@@ -21,6 +21,8 @@ class Behaviour:
     ignore_range: bool = False
     # Every request: (path, Range header or None).
     requests: list[tuple[str, str | None]] = field(default_factory=list)
+    # When set: every answer waits until this event is set (a download held in progress).
+    gate: threading.Event | None = None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -34,6 +36,8 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?")[0]
         rng = self.headers.get("Range")
         b.requests.append((path, rng))
+        if b.gate is not None:
+            b.gate.wait()
         data = b.files.get(path)
         if data is None:
             self.send_error(404, "Not Found")

@@ -4,12 +4,16 @@ offline message, archives."""
 from __future__ import annotations
 
 import hashlib
+import os
+import time
 from pathlib import Path
 
 import pytest
 
 from segmentation.errors import ModelUnavailable
+from segmentation.models import digests
 from segmentation.models.download import ChecksumMismatch
+from segmentation.models.locks import LOCKS_DIR
 from segmentation.models.registry import DEEPLAB_MNV2, XCEPTION65
 from segmentation.models.store import (
     download_path,
@@ -28,7 +32,11 @@ MODEL = b"TFL3" + bytes(range(256)) * 50
 def _files(folder: Path) -> list[str]:
     if not folder.exists():
         return []
-    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    return sorted(
+        p.relative_to(folder).as_posix()
+        for p in folder.rglob("*")
+        if p.is_file() and LOCKS_DIR not in p.parts  # lock files stay (locks.py says why)
+    )
 
 
 def test_first_use_downloads_later_uses_verify(cache: Path, http: tuple[Behaviour, str]) -> None:
@@ -140,3 +148,39 @@ def test_a_file_put_in_place_by_hand_is_used(cache: Path) -> None:
     download_path(entry, cache).write_bytes(b"wrong file")
     with pytest.raises(ChecksumMismatch, match="published sha256"):
         ensure(entry, cache_dir=cache)
+
+
+def test_later_uses_do_not_read_an_unchanged_model_again(
+    cache: Path, http: tuple[Behaviour, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every start verifies the model; it is read once, then known by its size, times and
+    inode until it changes. A same-size file with the old mtime put over it is still read
+    and refused."""
+    behaviour, base = http
+    entry = served_entry(registry_entry(DEEPLAB_MNV2), base, MODEL)
+    behaviour.files[f"/{entry.filename}"] = MODEL
+    path = ensure(entry, cache_dir=cache)
+    monkeypatch.setattr(digests, "RACY_SECONDS", 0.0)  # a later start, not the same second
+    read: list[Path] = []
+    real = digests.sha256_of
+
+    def counting(file: Path) -> str:
+        read.append(file)
+        return real(file)
+
+    monkeypatch.setattr(digests, "sha256_of", counting)
+    for _ in range(3):
+        assert ensure(entry, cache_dir=cache) == path
+    assert read == [path]
+    os.utime(path)  # touched: read again, still the published bytes
+    assert ensure(entry, cache_dir=cache) == path
+    assert read == [path, path]
+    old = path.stat()
+    while path.stat().st_ctime_ns == old.st_ctime_ns:  # the next tick of the file clock
+        time.sleep(0.001)
+        os.utime(path, ns=(old.st_atime_ns, old.st_mtime_ns))
+    path.write_bytes(MODEL[:-1] + b"!")
+    os.utime(path, ns=(old.st_atime_ns, old.st_mtime_ns))
+    with pytest.raises(ChecksumMismatch, match=f"expected {entry.sha256}"):
+        ensure(entry, cache_dir=cache)
+    assert read == [path, path, path]
