@@ -21,6 +21,11 @@ All figures are ratios within this run, taken interleaved so that other processe
 shared machine disturb numerator and denominator alike.
 
     python -m bench [--repeat N] [--precisions int8-dynamic,int8] [--work-dir DIR] [--quick]
+                    [--fcn-only] [--isa avx2]
+
+``--isa avx2`` runs the FCN-8s engines table again in a child process with oneDNN, OpenVINO
+and XLA capped to AVX2 (:mod:`bench.isa`): an emulated AVX2-only CPU, labelled as such, with
+the kernels each engine used read back to check that the cap held.
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
+
+from bench.isa import CAPS, EMULATION_CAVEAT
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 DEFAULT_MODEL = SHARED / "models" / "deeplabv3_mnv2_pascal_quant.tflite"
@@ -100,8 +107,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--quick", action="store_true", help="skip the FCN-8s sections (DeepLab pipeline only)"
     )
+    parser.add_argument(
+        "--fcn-only",
+        action="store_true",
+        help="only the FCN-8s engines table (ceiling, engines, agreement, targets)",
+    )
+    parser.add_argument(
+        "--isa",
+        choices=sorted(CAPS),
+        help="emulate a CPU limited to this ISA: the engines table in a capped child process",
+    )
+    # Set in that child: the cap it runs under (its environment is already capped).
+    parser.add_argument("--capped", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if args.isa and not args.capped:
+        return _capped_child(args.isa, argv if argv is not None else sys.argv[1:])
     precisions = [p for p in args.precisions.split(",") if p]
     samples = list(photos())
     work: Path = args.work_dir
@@ -118,10 +139,17 @@ def main(argv: list[str] | None = None) -> int:
     from bench.machine import cpu_flags, cpu_name, fcn8s_flops
 
     flags = cpu_flags()
-    with_bf16 = bool(flags.get("avx512_bf16") or flags.get("amx_bf16"))
+    # Under an AVX2 cap nothing computes bf16 natively (OpenVINO falls back to fp32).
+    with_bf16 = bool(flags.get("avx512_bf16") or flags.get("amx_bf16")) and not args.capped
     print(f"cpu: {cpu_name()}, {os.cpu_count()} logical cores")
     print("extensions: " + " ".join(f"{f}={'yes' if v else 'no'}" for f, v in flags.items()))
     print("GPU: none lent to this run (CPU figures only)")
+    if args.capped:
+        print(f"EMULATED: {EMULATION_CAVEAT}")
+        _tensorflow_cap_check(args.capped)
+    if args.fcn_only or args.capped:
+        _fcn8s_sections(args, work, small, deeplab, precisions, with_bf16, fcn8s_flops)
+        return 0
     if not with_bf16:
         print(
             "no AVX512-BF16/AMX: bfloat16 runs as converted float32 arithmetic (less memory "
@@ -183,7 +211,7 @@ def _fcn8s_sections(
     with_bf16: bool,
     fcn8s_flops: Callable[[int, int], dict[str, float]],
 ) -> dict[str, Any]:
-    from bench.engines import Engine, agreement, compare, verdicts
+    from bench.engines import Engine, agreement, avx2_verdict, compare, verdicts
     from bench.fitted import fitted_fcn8s
     from segmentation.export import FP32, INT8, export, exported_buckets
     from segmentation.fcn8s import bucket_shape, build_fcn8s
@@ -248,7 +276,8 @@ def _fcn8s_sections(
         engine_list.append(Engine(f"tflite {precision}", _computes_in(precision), seg))
     openvino = _openvino_engines(weights, with_bf16)
     engine_list += openvino
-    times = compare(engine_list, photo, total, max(5, args.repeat), with_bf16)
+    _kernel_report(openvino, args.capped)
+    times = compare(engine_list, photo, total, max(5, args.repeat), with_bf16, args.capped)
 
     # Agreement needs every photo's bucket: TFLite fp32 is exported at the benchmark size only.
     skipped = ("tensorflow fp32", "tensorflow fp32 plain", f"tflite {FP32}")
@@ -256,11 +285,15 @@ def _fcn8s_sections(
     print("\nargmax agreement with TensorFlow fp32 (same weights), share of pixels per photo")
     shares = agreement(fp32, others, small)
     verdicts(engine_list, times, shares)
-    print(
-        "AVX2-only target (>= 1.3x TensorFlow fp32, int8 allowed): not measurable on this CPU"
-        if with_bf16
-        else "this CPU has no native bf16: the AVX2 target (>= 1.3x TensorFlow fp32) applies"
-    )
+    if args.capped:
+        avx2_verdict(engine_list, times, shares)
+    else:
+        print(
+            "AVX2-only target (>= 1.3x TensorFlow fp32, int8 allowed): not measurable on this "
+            "CPU; `python -m bench --isa avx2` emulates it"
+            if with_bf16
+            else "this CPU has no native bf16: the AVX2 target (>= 1.3x TensorFlow fp32) applies"
+        )
     # The exports' interpreters and OpenVINO's compiled models hold their packed weights (GBs
     # for fp32): free them before the pipeline runs, which measures the Keras fp32 model alone.
     lite.clear()
@@ -310,6 +343,105 @@ def _openvino_engines(weights: Path, with_bf16: bool) -> list[Any]:
         print(f"openvino {precision}: loaded and warmed up in {time.perf_counter() - start:.1f} s")
         engines.append(Engine(f"openvino {precision}", segmenter.precision, segmenter))
     return engines
+
+
+# --- ISA cap ----------------------------------------------------------------------------------
+
+
+def _capped_child(isa: str, argv: Sequence[str]) -> int:
+    """The engines table again in a child whose oneDNN, OpenVINO and XLA are capped to
+    ``isa``; TFLite is left out (XNNPACK dispatches from the CPU flags, with no cap)."""
+    from bench.isa import capped_env
+
+    env = capped_env(isa, os.environ)
+    if isa == "avx2":
+        # TensorFlow turns its oneDNN ops on by default only on CPUs with AVX512-VNNI/BF16,
+        # AMX or AVX-VNNI: an AVX2-only CPU runs Eigen (its contractions on oneDNN's sgemm).
+        env.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    command = [sys.executable, "-m", "bench", *child_argv(argv, isa)]
+    print(f"== emulated {isa.upper()}-only CPU: {EMULATION_CAVEAT} ==")
+    print(
+        "environment: "
+        + " ".join(
+            f"{k}={env[k]}"
+            for k in (
+                "ONEDNN_MAX_CPU_ISA",
+                "OV_CPU_MAX_ISA",
+                "XLA_FLAGS",
+                "OPENBLAS_CORETYPE",
+                "TF_ENABLE_ONEDNN_OPTS",
+            )
+            if k in env
+        ),
+        flush=True,
+    )
+    return subprocess.run(command, env=env, check=False).returncode
+
+
+def child_argv(argv: Sequence[str], isa: str) -> list[str]:
+    """The capped child's arguments: ``argv`` without ``--isa``, plus ``--capped ISA`` and
+    no TFLite engines (their XNNPACK kernels cannot be capped)."""
+    passed: list[str] = []
+    skip = False
+    for arg in argv:
+        if not skip and arg != "--isa" and not arg.startswith("--isa="):
+            passed.append(arg)
+        skip = arg == "--isa"
+    return [*passed, "--capped", isa, "--precisions", "", "--no-tflite-fp32"]
+
+
+def _tensorflow_cap_check(isa: str) -> None:
+    """What oneDNN inside TensorFlow reports and runs under this process's capped env."""
+    from bench.isa import (
+        onednn_verbose_isas,
+        reported_isa,
+        tensorflow_onednn_log,
+        within,
+        xla_zmm_uses,
+    )
+
+    with tempfile.TemporaryDirectory() as dump:
+        log = tensorflow_onednn_log(os.environ, sys.executable, xla_dump=dump)
+        zmm = xla_zmm_uses(dump)
+    reported, executed = onednn_verbose_isas(log)
+    kernels = sorted({k for ks in executed.values() for k in ks} - {""})
+    over = within([reported, *kernels], isa)
+    print(
+        f"tensorflow's oneDNN under the cap: reports '{reported or 'nothing'}' "
+        f"({reported_isa(reported) or '?'}); named kernels: {', '.join(kernels) or 'none'}; "
+        f"unnamed: {', '.join(sorted(k for k in executed if '' in executed[k])) or 'none'}"
+        + (f": cap {isa} NOT held ({', '.join(over)})" if over else f": cap {isa} held")
+    )
+    import numpy  # noqa: F401  (loads OpenBLAS, for openblas_core)
+
+    from bench.isa import openblas_core
+
+    core = openblas_core()
+    print(f"numpy's OpenBLAS kernels: {core or 'unknown (no threadpoolctl)'}")
+    print(
+        "XLA (the fc6-fc8 head): "
+        + ("no objects to check" if zmm is None else f"{zmm} uses of 512-bit registers in its code")
+        + (" (cap held)" if zmm == 0 else "")
+    )
+
+
+def _kernel_report(engines: Sequence[Any], isa: str) -> None:
+    """The kernels OpenVINO chose for each engine's convolutions (and, capped, the verdict)."""
+    from bench.isa import cap_verdict, compute_kernels, highest_isa, runtime_nodes
+
+    for engine in engines:
+        compiled = getattr(engine.segmenter, "_compiled", None)  # the backend's compiled model
+        if compiled is None:
+            continue
+        kernels = compute_kernels(runtime_nodes(compiled))
+        counts = {k: kernels.count(k) for k in sorted(set(kernels))}
+        print(
+            f"{engine.name} kernels: "
+            + ", ".join(f"{k} x{n}" for k, n in counts.items())
+            + f" (strongest ISA: {highest_isa(kernels) or '?'})"
+        )
+        if isa:
+            print(f"  {cap_verdict(kernels, isa)}")
 
 
 # --- processes --------------------------------------------------------------------------------
