@@ -680,12 +680,59 @@ def _class_name(cls: int) -> str:
     return VOC_CLASSES[cls]
 
 
+def add_tta_arguments(parser: argparse.ArgumentParser) -> None:
+    """The test-time augmentation flags (bench.quality_tta)."""
+    parser.add_argument(
+        "--tta",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="also score the model with test-time augmentation SPEC (repeatable): scales "
+        "and 'flip' by commas, e.g. 1,1.5,flip; 'photo' adds the photo's own resolution",
+    )
+    parser.add_argument(
+        "--tta-timing", action="store_true", help="time every --tta SPEC against one pass"
+    )
+    parser.add_argument(
+        "--tune-tta", metavar="SPEC", help="run the 2-fold CRF search on SPEC's probabilities"
+    )
+
+
+def run_tta(
+    args: argparse.Namespace, photo_list: Sequence[Photo], segmenter: Any, rows: Any
+) -> dict[str, Any]:
+    """The --tta part of the report: per-spec scores, the 2-fold choice, timing, tuning."""
+    from bench import quality_tta
+
+    report: dict[str, Any] = {}
+    specs = list(dict.fromkeys(args.tta))
+    if args.tune_tta and args.tune_tta not in specs:
+        specs.append(args.tune_tta)
+    if not specs:
+        return report
+    results = {"off": rows}
+    items_of = {}
+    for spec in specs:
+        print(f"\nTTA {spec}", flush=True)
+        items_of[spec] = quality_tta.prepare_tta(photo_list, segmenter, spec)
+        results[spec] = evaluate(items_of[spec], segmenter.name)
+    quality_tta.print_configs(results)
+    report["tta"] = {"objects": results, "selection": quality_tta.select(results)}
+    if args.tta_timing:
+        report["tta"]["timing"] = quality_tta.timing(photo_list, segmenter, specs)
+    if args.tune_tta:
+        print(f"\nCRF search on TTA {args.tune_tta}")
+        report["tta"]["tune"] = tune(items_of[args.tune_tta])
+    return report
+
+
 def main(argv: list[str] | None = None) -> int:
     doc = __doc__ or ""
     parser = argparse.ArgumentParser(prog="python -m bench.quality", description=doc.split("\n")[0])
     parser.add_argument("--model", default=str(DEFAULT_MODEL), help="the .tflite model")
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--tune", action="store_true", help="also run the 2-fold CRF search")
+    add_tta_arguments(parser)
     parser.add_argument(
         "--band", action="store_true", help="only the edge band: without vs with, and its time"
     )
@@ -714,6 +761,7 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {"model": segmenter.name, "objects": rows, "means": means}
     if args.tune:
         report["tune"] = tune(items)
+    report.update(run_tta(args, photo_list, segmenter, rows))
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))
         print(f"wrote {args.json}")

@@ -78,6 +78,7 @@ def default_segmenter_factory(settings: Settings) -> SegmenterFactory:
     first (progress in the log), ``auto`` picks the best installed one."""
     from segmentation.models.progress import LineProgress
     from segmentation.models.resolve import open_model
+    from segmentation.options import parse_tta
 
     return functools.partial(
         open_model,
@@ -88,6 +89,7 @@ def default_segmenter_factory(settings: Settings) -> SegmenterFactory:
         num_threads=settings.MODEL_THREADS,
         precision=settings.MODEL_PRECISION,
         backend=settings.MODEL_BACKEND,
+        tta=parse_tta(settings.MODEL_TTA),
     )
 
 

@@ -95,6 +95,9 @@ def add_worker_command(subparsers: Any) -> None:
     parser.add_argument(
         "--backend", default=defaults["MODEL_BACKEND"].default, help="as MODEL_BACKEND"
     )
+    parser.add_argument(
+        "--tta", default=defaults["MODEL_TTA"].default, metavar="SPEC", help="as MODEL_TTA"
+    )
     parser.add_argument("--model-threads", type=int, default=None, metavar="N")
     parser.add_argument(
         "--concurrency", type=int, default=1, metavar="N", help="models run side by side"
@@ -131,10 +134,16 @@ def run_worker_command(args: argparse.Namespace) -> int:
     from segmentation.errors import ModelUnavailable
     from segmentation.models.progress import LineProgress
     from segmentation.models.resolve import resolve_model
+    from segmentation.options import parse_tta
     from segmentation.segmenter import load_segmenter
 
     if args.concurrency < 1:
         print("stickerbot worker: --concurrency must be at least 1", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        tta = parse_tta(args.tta)
+    except ValueError as exc:
+        print(f"stickerbot worker: --tta: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     password = urlsplit(args.queue).password
     setup_logging(args.log_level.upper(), secrets=[password] if password else [])
@@ -156,6 +165,7 @@ def run_worker_command(args: argparse.Namespace) -> int:
         num_threads=args.model_threads,
         precision=args.precision,
         backend=args.backend,
+        tta=tta,
     )
     try:
         asyncio.run(

@@ -22,6 +22,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from segmentation.options import DEFAULT_TTA
+
 # Telegram's Bot API lets bots download files of at most 20 MB through getFile.
 TELEGRAM_DOWNLOAD_LIMIT = 20 * 1024 * 1024
 
@@ -86,6 +88,12 @@ class Settings(BaseSettings):
         default="auto",
         description="Engine that runs the model: auto (the fastest installed, as `python -m "
         "bench` measured), tensorflow, openvino or tflite (LiteRT); /stats says which runs.",
+    )
+    MODEL_TTA: str = Field(
+        default=DEFAULT_TTA,
+        description="Test-time augmentation: the model also sees each photo at these scales "
+        "and mirrored, probabilities averaged (more accurate edges, more model time): 'off', "
+        "or scales and 'flip' separated by commas, e.g. '1,1.5,flip'.",
     )
     ISOLATE_MODEL: bool = Field(
         default=True,
@@ -204,6 +212,13 @@ class Settings(BaseSettings):
         if value not in choices:
             raise ValueError(f"expected one of {', '.join(choices)}, got {value!r}")
         return value
+
+    @field_validator("MODEL_TTA")
+    @classmethod
+    def _tta(cls, value: str) -> str:
+        from segmentation.options import describe_tta, parse_tta
+
+        return describe_tta(parse_tta(value))  # ValueError names the bad item
 
     @field_validator("TELEGRAM_API_URL")
     @classmethod

@@ -187,6 +187,17 @@ def _add_make(commands: Any) -> None:
         "--backend openvino --precision int8: photos or folders of photos to calibrate the "
         "quantisation on (default: scikit-image's real photos); each set is cached apart",
     )
+    from segmentation.options import DEFAULT_TTA
+
+    make.add_argument(
+        "--tta",
+        type=_tta,
+        default=DEFAULT_TTA,
+        metavar="SPEC",
+        help="test-time augmentation: the network also sees the photo at these scales and "
+        "mirrored, probabilities averaged: 'off', or scales and 'flip' by commas, e.g. "
+        f"'1,1.5,flip' (default: {DEFAULT_TTA}); more passes, more model time",
+    )
     make.add_argument(
         "--mask-out",
         type=Path,
@@ -209,6 +220,16 @@ def _add_make(commands: Any) -> None:
 
 CRF_OFF = "off"
 TUNED = "tuned"
+
+
+def _tta(text: str) -> Any:
+    """``--tta SPEC`` as :class:`segmentation.options.TtaOptions` (argparse reports errors)."""
+    from segmentation.options import parse_tta
+
+    try:
+        return parse_tta(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _add_sticker_look(make: Any) -> None:
@@ -389,6 +410,7 @@ def _run_make(args: argparse.Namespace) -> int:
         print(f"stickerbot make: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
+    from segmentation.options import describe_tta
     from segmentation.pipeline import make_sticker
 
     segmenter = _load_model(args)
@@ -415,6 +437,7 @@ def _run_make(args: argparse.Namespace) -> int:
             "style": args.style,
             "backend": segmenter.backend,
             "precision": segmenter.precision,
+            "tta": describe_tta(args.tta),
             "outputs": outputs,
         }
         print(json.dumps(report))
@@ -425,7 +448,8 @@ def _run_make(args: argparse.Namespace) -> int:
         print(
             f"target:   {sticker.target} (coverage {sticker.coverage:.1%}, "
             f"crf {'on' if sticker.crf else 'off'}, model {segmenter.name} on "
-            f"{_engine(segmenter.backend, segmenter.precision)})"
+            f"{_engine(segmenter.backend, segmenter.precision)}"
+            f"{', tta ' + describe_tta(args.tta) if args.tta.enabled else ''})"
         )
         print(f"timings:  {times}")
         for kind, path in outputs.items():

@@ -104,6 +104,7 @@ def open_segmenter(
             precision=precision,
             backend=getattr(args, "backend", "auto"),
             calibration=calibration,
+            tta=getattr(args, "tta", None),
         )
         if "tensorflow" in sys.modules:  # a TFLite model on LiteRT never imports it
             import tensorflow as tf

@@ -162,3 +162,74 @@ class StickerOptions:
     # Fill holes in the mask smaller than this share of the object's area.
     max_hole_ratio: float = 0.01
     webp: bool = True
+
+
+# How TtaOptions.average combines the views: the mean of the probabilities, or of their logs
+# (a geometric mean, renormalised).
+TTA_AVERAGES: Final = ("prob", "log")
+# The test-time augmentation the CLI's make and the bot use unless told otherwise (a
+# parse_tta spec; README "Sticker quality" has the measurements behind it).
+DEFAULT_TTA: Final = "off"
+# The largest scale parse_tta accepts: at 4x a 512 px photo is 2048 px, 25 windows of 513.
+MAX_TTA_SCALE: Final = 4.0
+
+
+@dataclass(frozen=True, slots=True)
+class TtaOptions:
+    """Test-time augmentation of the network (:mod:`segmentation.tta`): the photo is also run
+    at these ``scales`` of the inference resolution (1 is the network's plain view), each
+    also mirrored left-right when ``flip``, and the class probabilities are averaged.
+
+    A fixed-input network (DeepLab's 513 x 513) sees a photo enlarged beyond its input as
+    windows overlapping by ``tile_overlap`` pixels. The default is no augmentation.
+    """
+
+    scales: tuple[float, ...] = (1.0,)
+    flip: bool = False
+    tile_overlap: int = 128
+    average: str = "prob"
+
+    @property
+    def enabled(self) -> bool:
+        """Whether this runs the network more than once (anything but the plain view)."""
+        return self.flip or self.scales != (1.0,)
+
+
+def parse_tta(spec: str) -> TtaOptions:
+    """``"off"``, or scales and ``flip`` separated by commas (``"flip"``, ``"1,1.5"``,
+    ``"1,1.5,2,flip"``; no scale given: the plain view only), optionally ``log`` (average the
+    log-probabilities, :data:`TTA_AVERAGES`). Raises ``ValueError``. The CLI's ``--tta`` and
+    the bot's ``MODEL_TTA`` read this."""
+    text = spec.strip().lower()
+    if text in ("off", "none", ""):
+        return TtaOptions()
+    scales: list[float] = []
+    flip = False
+    average = TTA_AVERAGES[0]
+    for token in (t.strip() for t in text.split(",")):
+        if token == "flip":
+            flip = True
+            continue
+        if token in TTA_AVERAGES:
+            average = token
+            continue
+        try:
+            scale = float(token)
+        except ValueError:
+            raise ValueError(
+                f"bad TTA item {token!r} in {spec!r}: expected 'off' or scales and 'flip' "
+                "separated by commas, e.g. '1,1.5,flip'"
+            ) from None
+        if not 0 < scale <= MAX_TTA_SCALE:
+            raise ValueError(f"TTA scale must be in (0, {MAX_TTA_SCALE}], got {token} in {spec!r}")
+        scales.append(scale)
+    return TtaOptions(scales=tuple(dict.fromkeys(scales)) or (1.0,), flip=flip, average=average)
+
+
+def describe_tta(options: TtaOptions) -> str:
+    """The inverse of :func:`parse_tta` (``"off"`` for no augmentation)."""
+    if not options.enabled:
+        return "off"
+    flip = ["flip"] if options.flip else []
+    average = [options.average] if options.average != TTA_AVERAGES[0] else []
+    return ",".join([*(f"{s:g}" for s in options.scales), *flip, *average])

@@ -41,6 +41,7 @@ from segmentation.backends.tflite import LITERT, TF_LITE, Fcn8sLiteSegmenter, TF
 from segmentation.errors import ModelUnavailable
 from segmentation.export import FP32, INT8
 from segmentation.export import PRECISIONS as EXPORT_PRECISIONS
+from segmentation.options import TtaOptions
 
 __all__ = [
     "Fcn8sLiteSegmenter",
@@ -128,6 +129,7 @@ def load_segmenter(
     precision: str = FP32,
     backend: str = AUTO,
     calibration: Sequence[np.ndarray] | None = None,
+    tta: TtaOptions | None = None,
 ) -> Segmenter:
     """Load ``model`` (``"fcn8s"``, a path to a ``.tflite`` file, to a DeepLab frozen graph
     ``.pb``, :mod:`segmentation.backends.frozen_graph`, or to a ``stickerbot train`` model's
@@ -141,7 +143,26 @@ def load_segmenter(
     ``backend="openvino", precision="int8"``: quantised by NNCF on ``calibration`` (real
     photos, ``H x W x 3`` uint8; default scikit-image's), cached beside the float IR (FCN-8s)
     or in the cache (a float ``.tflite``); a quantised ``.tflite`` runs as it is.
+    ``tta`` (enabled) wraps the model in :class:`segmentation.tta.TtaSegmenter`: several
+    scales and mirror images of each photo, probabilities averaged.
     """
+    segmenter = _load(model, weights, cache_dir, num_threads, precision, backend, calibration)
+    if tta is None or not tta.enabled:
+        return segmenter
+    from segmentation.tta import TtaSegmenter
+
+    return TtaSegmenter(segmenter, tta)
+
+
+def _load(
+    model: str,
+    weights: Path | None,
+    cache_dir: Path | None,
+    num_threads: int | None,
+    precision: str,
+    backend: str,
+    calibration: Sequence[np.ndarray] | None,
+) -> Segmenter:
     engine = choose_backend(model, backend, precision)
     if calibration is not None and not (engine == OPENVINO and precision == INT8):
         raise ModelUnavailable(

@@ -35,6 +35,8 @@ class FrozenGraphSegmenter:
     backend = "tf-frozen-graph"
     classes = VOC_CLASSES
     precision = "fp32"
+    # Every photo is resized to fit this input (see segmentation.tta).
+    input_size = (CROP_SIZE, CROP_SIZE)
 
     def __init__(self, path: Path, *, num_classes: int = NUM_CLASSES) -> None:
         if not path.is_file():

@@ -343,6 +343,8 @@ class OpenVinoTFLiteSegmenter:
             raise ModelUnavailable(f"OpenVINO cannot read {str(path)!r}: {exc}") from exc
         inp = model.input(0)
         _, self._in_h, self._in_w, _ = (int(v) for v in inp.get_shape())
+        # The fixed input (height, width) any photo is fitted into (see segmentation.tta).
+        self.input_size = (self._in_h, self._in_w)
         self._float_input = inp.get_element_type().is_real()
         scores = (1, self._in_h, self._in_w, NUM_CLASSES)
         output = model.output(0)

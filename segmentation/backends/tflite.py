@@ -125,6 +125,9 @@ class TFLiteSegmenter:
         self._input_index: int = inp["index"]
         self._input_dtype = np.dtype(inp["dtype"])
         _, self._in_h, self._in_w, _ = (int(v) for v in inp["shape"])
+        # The fixed input (height, width) any photo is fitted into (segmentation.tta tiles
+        # enlarged photos into windows of this size).
+        self.input_size = (self._in_h, self._in_w)
         self._output = self._interpreter.get_output_details()[0]
         self._logits_index: int | None = None
         if len(self._output["shape"]) == 3:

@@ -30,6 +30,7 @@ from segmentation.models.registry import (
 from segmentation.models.store import Emit, ensure, installed_path, is_installed
 
 if TYPE_CHECKING:
+    from segmentation.options import TtaOptions
     from segmentation.segmenter import Segmenter
 
 AUTO: Final = "auto"
@@ -162,10 +163,12 @@ def open_model(
     num_threads: int | None = None,
     precision: str = FP32,
     backend: str = AUTO,
+    tta: TtaOptions | None = None,
 ) -> Segmenter:
-    """Resolve ``spec`` (downloading on first use) and load it. An explicit FCN-8s
-    ``weights`` file means FCN-8s from that file. A module-level function: a
-    ``functools.partial`` of it can be sent to a model process."""
+    """Resolve ``spec`` (downloading on first use) and load it (wrapped for test-time
+    augmentation when ``tta`` asks). An explicit FCN-8s ``weights`` file means FCN-8s from
+    that file. A module-level function: a ``functools.partial`` of it can be sent to a model
+    process."""
     from segmentation.segmenter import FCN8S, load_segmenter
 
     model = FCN8S
@@ -186,4 +189,5 @@ def open_model(
         num_threads=num_threads,
         precision=precision,
         backend=backend,
+        tta=tta,
     )

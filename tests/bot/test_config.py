@@ -188,3 +188,19 @@ def test_model_backend_is_checked_and_reaches_the_loader() -> None:
 
     factory = default_segmenter_factory(settings)
     assert factory.keywords["backend"] == "openvino"  # type: ignore[attr-defined]
+
+
+def test_model_tta_is_checked_and_reaches_the_loader() -> None:
+    from segmentation.options import TtaOptions
+
+    message = problem(BOT_TOKEN=TOKEN, MODEL_TTA="1,huge")
+    assert "MODEL_TTA" in message
+    assert "'huge'" in message
+    settings = load_settings(None, BOT_TOKEN=TOKEN, MODEL_TTA=" 1, 1.5 ,FLIP")
+    assert settings.MODEL_TTA == "1,1.5,flip"
+
+    from bot.app import default_segmenter_factory
+
+    factory = default_segmenter_factory(settings)
+    tta = factory.keywords["tta"]  # type: ignore[attr-defined]
+    assert tta == TtaOptions(scales=(1.0, 1.5), flip=True)

@@ -39,6 +39,17 @@ def test_the_worker_command_line() -> None:
         parser.parse_args(["worker"])  # --queue is required
 
 
+def test_the_worker_refuses_a_bad_tta_before_loading_anything(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from bot.cli import EXIT_CONFIG, add_bot_command, add_worker_command, run_worker_command
+
+    parser = build_parser([add_bot_command, add_worker_command])
+    args = parser.parse_args(["worker", "--queue", "redis://q:6379/0", "--tta", "1,zoom"])
+    assert run_worker_command(args) == EXIT_CONFIG
+    assert "--tta" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 async def test_a_real_worker_computes_a_job_and_stops_cleanly(
     redis_server: RedisServer,

@@ -282,3 +282,23 @@ def test_calibration_folder_without_photos_is_an_error(
     code = cli.main([*args, "--calibration", str(tmp_path / "missing")])
     assert code == cli.EXIT_MODEL
     assert "cannot read the calibration photos" in capsys.readouterr().err
+
+
+def test_bad_tta_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["make", "skimage:chelsea", "--tta", "1,twice"])
+    assert "'twice'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_make_with_tta_runs_the_network_on_more_views(
+    deeplab_model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["make", "skimage:chelsea", "--model", str(deeplab_model_path), "--json"]
+    args = [*base, "-o", str(tmp_path / "tta.png"), "--tta", "1,1.5,flip"]
+    assert cli.main(args) == cli.EXIT_OK
+    report = json.loads(capsys.readouterr().out)
+    assert report["tta"] == "1,1.5,flip"
+    assert report["target"] == "cat"
+    assert cli.main([*base, "-o", str(tmp_path / "plain.png"), "--tta", "off"]) == cli.EXIT_OK
+    assert json.loads(capsys.readouterr().out)["tta"] == "off"
