@@ -28,26 +28,6 @@ from segmentation.segmenter import (
 SHAPES = [(70, 90), (128, 96)]  # padded to different buckets; neither a multiple of 32
 
 
-@pytest.fixture(scope="module")
-def tiny_model() -> object:
-    """A small FCN-8s whose argmax varies over a photo (fitted-looking, not all one class)."""
-    import keras
-
-    from segmentation.fcn8s import Fcn8sConfig, build_fcn8s
-    from tests.segmentation.checkpoints import TINY_FC_UNITS, TINY_WIDTHS
-
-    keras.utils.set_random_seed(3)
-    return build_fcn8s(
-        config=Fcn8sConfig(widths=TINY_WIDTHS, fc_units=TINY_FC_UNITS),
-        kernel_initializer="he_normal",
-    )
-
-
-@pytest.fixture(scope="module")
-def tiny_ir(tiny_model: object, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return ov_backend.convert_fcn8s(tiny_model, tmp_path_factory.mktemp("ir") / "tiny.xml")  # type: ignore[arg-type]
-
-
 def _photo(shape: tuple[int, int], seed: int = 0) -> np.ndarray:
     """Smooth colour regions (a photo-like input, not white noise)."""
     rng = np.random.default_rng(seed)

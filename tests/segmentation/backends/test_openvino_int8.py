@@ -29,26 +29,6 @@ from segmentation.segmenter import (
 SIDE = 64
 
 
-@pytest.fixture(scope="module")
-def tiny_model() -> object:
-    """A small FCN-8s with He-normal weights (the backbone of the project's tests)."""
-    import keras
-
-    from segmentation.fcn8s import Fcn8sConfig, build_fcn8s
-    from tests.segmentation.checkpoints import TINY_FC_UNITS, TINY_WIDTHS
-
-    keras.utils.set_random_seed(3)
-    return build_fcn8s(
-        config=Fcn8sConfig(widths=TINY_WIDTHS, fc_units=TINY_FC_UNITS),
-        kernel_initializer="he_normal",
-    )
-
-
-@pytest.fixture(scope="module")
-def tiny_ir(tiny_model: object, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return ov_backend.convert_fcn8s(tiny_model, tmp_path_factory.mktemp("ir") / "tiny.xml")  # type: ignore[arg-type]
-
-
 def _photo(seed: int, side: int = SIDE) -> np.ndarray:
     """Smooth colour regions with some texture: photo-like, not white noise."""
     from PIL import Image
