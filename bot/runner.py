@@ -209,6 +209,8 @@ class Runner:
             me = asyncio.current_task()
             self.counters.computing.add(job.id)
             self._busy.add(me)
+            # Says which job a model that never returns hangs on (and when it started).
+            logger.info("job %d: on the model (attempt %d)", job.id, claim.attempt)
             try:
                 try:
                     result = await self._computed(job, data)
