@@ -40,6 +40,8 @@ from segmentation.options import StickerOptions
 ROOT = Path(__file__).resolve().parents[1]
 PHOTO_FILE = ROOT.parent / "shared" / "fixtures" / "seed_cat" / "cat.jpg"
 LEASE_S = 10.0
+# No model here hangs: its jobs are never let go (the bench's jobs take well under a second).
+HOLD_S = 20 * LEASE_S
 MAX_BYTES = 20 * 1024 * 1024
 # Jobs in Redis at once, per worker: one on the model, one prefetched, one arriving.
 IN_FLIGHT_PER_WORKER = 4
@@ -140,6 +142,7 @@ async def run_sqlite(
         compute,
         name="bench",
         lease_s=LEASE_S,
+        hold_s=HOLD_S,
         max_attempts=3,
         max_bytes=MAX_BYTES,
         fetch=functools.partial(photo_of, photo=photo),
@@ -248,6 +251,7 @@ def serve_worker(url: str, name: str, service_ms: float, model: str | None) -> N
     options = {
         "name": name,
         "lease_s": LEASE_S,
+        "hold_s": HOLD_S,
         "max_attempts": 3,
         "max_bytes": MAX_BYTES,
         "grace_s": 5.0,

@@ -139,6 +139,7 @@ class StickerBot:
                 self.engine.run,
                 name="bot",
                 lease_s=settings.LEASE_SECONDS,
+                hold_s=settings.JOB_HOLD_SECONDS,
                 max_attempts=settings.MAX_ATTEMPTS,
                 max_bytes=settings.MAX_IMAGE_BYTES,
                 fetch=fetch,

@@ -112,6 +112,9 @@ def add_worker_command(subparsers: Any) -> None:
         "--lease-seconds", type=float, default=defaults["LEASE_SECONDS"].default, metavar="S"
     )
     parser.add_argument(
+        "--hold-seconds", type=float, default=defaults["JOB_HOLD_SECONDS"].default, metavar="S"
+    )
+    parser.add_argument(
         "--max-attempts", type=int, default=defaults["MAX_ATTEMPTS"].default, metavar="N"
     )
     parser.add_argument(
@@ -176,6 +179,7 @@ def run_worker_command(args: argparse.Namespace) -> int:
                 concurrency=args.concurrency,
                 name=args.name or default_name(),
                 lease_s=args.lease_seconds,
+                hold_s=args.hold_seconds,
                 max_attempts=args.max_attempts,
                 max_bytes=args.max_image_bytes,
                 grace_s=args.grace,

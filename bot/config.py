@@ -165,6 +165,17 @@ class Settings(BaseSettings):
         description="Seconds a worker holds a job without renewing its lease; then the job "
         "goes to another worker (the attempt counts).",
     )
+    JOB_HOLD_SECONDS: float = Field(
+        # The slowest job measured (FCN-8s fp32, 2 shared cores, README) took ~5 s, and a job
+        # in hand may wait for the one ahead of it on the model: 120 s is 12x two of those,
+        # and a hung model's job moves on within 120 s + a lease (20 leases + 1 before).
+        default=120.0,
+        gt=0,
+        description="Seconds a worker keeps renewing its lease on a job it holds (waiting for "
+        "the model and on it); past this the model is taken as hung, the lease runs out and "
+        "another worker takes the job (the attempt counts). Raise it for models slower than "
+        "a minute a photo.",
+    )
     QUEUE_IN_FLIGHT: int = Field(
         default=64,
         ge=1,

@@ -10,7 +10,9 @@ The next photo is claimed and fetched while the model runs, so the model never w
 network. The runner keeps no job state of its own beyond the claims in its hands: what is
 waiting, taken or finished is the queue's (the journal's, or Redis's) to say. A job taken up
 more than ``max_attempts`` times fails as :attr:`~bot.results.ErrorKind.GAVE_UP` without
-being computed again. On :meth:`stop` the jobs on the model finish (within the grace); the
+being computed again. A job is renewed for ``hold_s`` at most: past it the model is taken as
+hung and the job's lease runs out (another worker takes it); a runner whose every model hangs
+claims nothing more. On :meth:`stop` the jobs on the model finish (within the grace); the
 claimed ones not started yet are released unstarted.
 """
 
@@ -43,9 +45,6 @@ PREFETCH = 1
 BEATS_PER_LEASE = 3
 # Longest a stop waits for a claim in flight to come back (the queues wait at most ~1 s).
 CLAIM_RETURN_S = 3.0
-# A job held longer than this many leases is no longer renewed: a model that hangs in a live
-# worker lets the job go to another worker, as a dead one does.
-MAX_HOLD_LEASES = 20
 # Telegram shows a chat action for 5 s (or until the next message): renew it while working.
 CHAT_ACTION_REFRESH_S = 4.5
 
@@ -73,6 +72,7 @@ class Runner:
         *,
         name: str,
         lease_s: float,
+        hold_s: float,
         max_attempts: int,
         max_bytes: int,
         fetch: Fetch | None = None,
@@ -86,6 +86,7 @@ class Runner:
         self._compute = compute
         self._fetch = fetch
         self._lease_s = lease_s
+        self._hold_s = hold_s
         self._max_attempts = max_attempts
         self._max_bytes = max_bytes
         self._concurrency = concurrency
@@ -95,6 +96,10 @@ class Runner:
         # Claims in hand (fetching, ready, computing): their leases are renewed.
         self._held: dict[int, Claim] = {}
         self._held_since: dict[int, float] = {}
+        # Jobs held past ``hold_s`` (a hung model): no longer renewed, their leases run out.
+        self._let_go: set[int] = set()
+        # Set when a job leaves our hands: the feeder may claim again.
+        self._room = asyncio.Event()
         self._busy: set[asyncio.Task[None] | None] = set()
         self._claiming = False
         self._stopping = False
@@ -151,11 +156,16 @@ class Runner:
             logger.info("%s: released %d job(s) not started", self.name, len(unstarted))
         self._held.clear()
         self._held_since.clear()
+        self._let_go.clear()
 
     # --- stages -------------------------------------------------------------------------------
 
     async def _feed(self) -> None:
         while not self._stopping:
+            if not self._may_claim():
+                self._room.clear()
+                await self._room.wait()
+                continue
             self._claiming = True
             try:
                 claim = await self._queue.claim(self.name, self._lease_s)
@@ -166,6 +176,7 @@ class Runner:
             job = claim.job
             self._held[job.id] = claim
             self._held_since[job.id] = time.monotonic()
+            self._let_go.discard(job.id)  # taken up again (the embedded queue): a new hold
             if self.stopping:
                 return  # stop() releases it
             if claim.attempt > 1:
@@ -178,6 +189,12 @@ class Runner:
             data = await self._fetched(claim)
             if data is not None:
                 await self._ready.put((claim, data))
+
+    def _may_claim(self) -> bool:
+        """Claim only with room in hand (the models and ``PREFETCH``), and never while every
+        model hangs: a job this worker let go must go to another worker, not back to us."""
+        hung = len(self._let_go & self.counters.computing)
+        return hung < self._concurrency and len(self._held) < self._concurrency + PREFETCH
 
     async def _fetched(self, claim: Claim) -> bytes | None:
         """The photo (downloading it if it did not come with the job); None if it failed."""
@@ -257,7 +274,9 @@ class Runner:
             await self._queue.fail(job_id, error or ErrorKind.INTERNAL, detail)
         self._held.pop(job_id, None)
         self._held_since.pop(job_id, None)
+        self._let_go.discard(job_id)
         self.counters.computing.discard(job_id)
+        self._room.set()
 
     @staticmethod
     async def _show_working(working: Working, job: Job) -> None:
@@ -266,17 +285,21 @@ class Runner:
             await asyncio.sleep(CHAT_ACTION_REFRESH_S)
 
     async def _heartbeat(self) -> None:
-        """Renew the lease of every job in hand, ``BEATS_PER_LEASE`` times per lease."""
+        """Renew the lease of every job in hand, ``BEATS_PER_LEASE`` times per lease -- up to
+        ``hold_s`` after its claim: a model that hangs in a live worker then lets its job (and
+        the one waiting behind it) go to another worker within a lease, as a dead worker does."""
         while True:
             await asyncio.sleep(self._lease_s / BEATS_PER_LEASE)
-            limit = self._lease_s * MAX_HOLD_LEASES
             for job_id, since in list(self._held_since.items()):
-                if time.monotonic() - since > limit:
+                if job_id in self._let_go:
+                    continue
+                if time.monotonic() - since > self._hold_s:
+                    self._let_go.add(job_id)
                     logger.warning(
                         "%s: job %d held over %.0f s (a hung model?): letting its lease run out",
                         self.name,
                         job_id,
-                        limit,
+                        self._hold_s,
                     )
                     continue
                 with contextlib.suppress(Exception):

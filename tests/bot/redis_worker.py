@@ -20,6 +20,7 @@ def main() -> None:
     parser.add_argument("--queue", required=True)
     parser.add_argument("--name", required=True)
     parser.add_argument("--lease", type=float, default=2.0)
+    parser.add_argument("--hold", type=float, default=60.0)
     parser.add_argument("--service-ms", type=float, default=50.0)
     parser.add_argument("--max-attempts", type=int, default=3)
     args = parser.parse_args()
@@ -32,6 +33,7 @@ def main() -> None:
             concurrency=1,
             name=args.name,
             lease_s=args.lease,
+            hold_s=args.hold,
             max_attempts=args.max_attempts,
             max_bytes=20 * 1024 * 1024,
             grace_s=5.0,

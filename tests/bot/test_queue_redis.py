@@ -14,6 +14,7 @@ import pytest
 
 from bot.jobs import Job, JobState
 from bot.journal import Journal
+from bot.queue import Claim
 from bot.queue.redis_dispatch import RedisDispatch
 from bot.queue.redis_jobs import RedisQueue
 from bot.queue.streams import WORKERS_GROUP
@@ -191,7 +192,9 @@ async def test_a_runner_gives_up_on_a_job_handed_out_too_often(queue: RedisQueue
 
     await queue.submit(job(1, attempts=3), PHOTO)  # the third dispatch: still allowed
     await queue.submit(job(2, attempts=4), PHOTO)  # one too many
-    runner = Runner(queue, compute, name="r", lease_s=5, max_attempts=3, max_bytes=1 << 20)
+    runner = Runner(
+        queue, compute, name="r", lease_s=5, hold_s=60, max_attempts=3, max_bytes=1 << 20
+    )
     runner.start()
     try:
         async with asyncio.timeout(10):
@@ -204,3 +207,48 @@ async def test_a_runner_gives_up_on_a_job_handed_out_too_often(queue: RedisQueue
     assert results[2].error is ErrorKind.GAVE_UP
     assert computed == [PHOTO]  # job 2 never reached the model
     assert runner.counters.gave_up == 1
+
+
+async def test_a_hung_model_lets_its_jobs_go_to_another_worker_after_the_hold(
+    queue: RedisQueue, redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A live worker whose model never returns renews its leases for ``hold_s``, then lets them
+    run out: the job on the model and the one waiting behind it go to another worker, and the
+    hung worker does not take them back."""
+    lease_s, hold_s = 1.0, 3.0
+    model_returns = asyncio.Event()
+
+    async def hung(data: bytes, options: object) -> JobResult:
+        await model_returns.wait()
+        return JobResult(png=b"late", target="cat")
+
+    for job_id in (1, 2, 3):
+        await queue.submit(job(job_id), PHOTO)
+    runner = Runner(
+        queue, hung, name="hung", lease_s=lease_s, hold_s=hold_s, max_attempts=3, max_bytes=1 << 20
+    )
+    rescuer = RedisQueue(redis_server.url)
+    taken: dict[int, Claim] = {}
+    started = time.monotonic()
+    runner.start()
+    try:
+        with caplog.at_level(logging.WARNING, logger="bot.runner"):
+            # The old bound (20 leases) would hold them 20 s; the hold lets them go after 3 s.
+            async with asyncio.timeout(hold_s + 6 * lease_s):
+                while len(taken) < 3:
+                    claim = await rescuer.claim("rescuer", lease_s)
+                    if claim is not None:
+                        taken[claim.job.id] = claim
+                        await rescuer.complete(claim.job.id, JobResult(png=b"p", target="cat"))
+                        if len(taken) == 1:
+                            assert claim.job.id == 3  # never claimed by the hung worker
+                        else:
+                            assert time.monotonic() - started > hold_s  # renewed till then
+        assert runner.counters.computing == {1}  # still on the hung model
+        assert {job_id: c.attempt for job_id, c in taken.items()} == {1: 2, 2: 2, 3: 1}
+        assert "job 1 held over 3 s (a hung model?)" in caplog.text
+        assert "job 2 held over 3 s" in caplog.text
+    finally:
+        model_returns.set()
+        await runner.stop(1)
+        await rescuer.close()
