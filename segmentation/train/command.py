@@ -159,7 +159,7 @@ def add_train(commands: Any) -> None:
         action="store_true",
         help="leave out (and count) bad pairs instead of stopping",
     )
-    from segmentation.cli_models import add_cache_arguments
+    from segmentation.cli.models import add_cache_arguments
 
     add_cache_arguments(train)  # --cache-dir, --mirror: where VGG-16 comes from
     train.add_argument("--quiet", action="store_true", help="no progress bar")

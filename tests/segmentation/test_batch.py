@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from segmentation import cli, cli_models
+from segmentation import cli
+from segmentation.cli import models as cli_models
 from segmentation.batch import expand, output_names
 from segmentation.options import StickerOptions
 from segmentation.pipeline import STAGES, finish, make_sticker, predict

@@ -107,7 +107,7 @@ def build_parser(extra_commands: Sequence[CommandAdder] = ()) -> argparse.Argume
     _add_weights(commands)
     _add_export(commands)
     _add_train(commands)
-    from segmentation.cli_models import add_evaluate_command, add_models_command
+    from segmentation.cli.models import add_evaluate_command, add_models_command
 
     add_models_command(commands)
     add_evaluate_command(commands)
@@ -168,7 +168,7 @@ def _add_make(commands: Any) -> None:
         "--no-crf", dest="crf", action="store_false", help="skip dense-CRF refinement"
     )
     _add_sticker_look(make)
-    from segmentation.cli_models import add_model_arguments
+    from segmentation.cli.models import add_model_arguments
 
     add_model_arguments(make)
     make.add_argument("--weights", type=Path, help="FCN-8s .weights.h5 (implies FCN-8s)")
@@ -360,7 +360,7 @@ def _make_options(args: argparse.Namespace) -> StickerOptions:
 
 def _load_model(args: argparse.Namespace) -> Segmenter:
     """The model --model names (downloaded in the open on first use; loading is quiet)."""
-    from segmentation.cli_models import open_segmenter
+    from segmentation.cli.models import open_segmenter
 
     return open_segmenter(
         args,
@@ -430,7 +430,7 @@ def _run_make(args: argparse.Namespace) -> int:
         outputs["mask"] = str(args.mask_out)
 
     if args.json:
-        from segmentation.cli_batch import sticker_report
+        from segmentation.cli.batch import sticker_report
 
         report = {
             **sticker_report(sticker, segmenter.name),
@@ -471,7 +471,7 @@ def _run_make_many(args: argparse.Namespace) -> int:
         print(f"stickerbot make: error: --jobs must be 1 or more, not {args.jobs}", file=sys.stderr)
         return EXIT_USAGE
     from segmentation.batch import expand, output_names
-    from segmentation.cli_batch import make_many
+    from segmentation.cli.batch import make_many
 
     try:
         photos = expand(Path(spec) for spec in args.input)

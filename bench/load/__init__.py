@@ -49,7 +49,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SMALL_MODEL = ROOT.parent / "shared" / "models" / "deeplabv3_mnv2_dm05_pascal_quant.tflite"
 
 # The bot's admission limits during the run (the production defaults).
@@ -591,6 +591,3 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(asdict(report), indent=2) if args.json else render(report))
     return 0 if report.correct else 1
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())
