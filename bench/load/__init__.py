@@ -590,4 +590,3 @@ def main(argv: list[str] | None = None) -> int:
     report = asyncio.run(drive(args))
     print(json.dumps(asdict(report), indent=2) if args.json else render(report))
     return 0 if report.correct else 1
-

@@ -200,7 +200,7 @@ def test_evaluate_reports_a_bad_mask_as_a_usage_error(
     (tmp_path / "images").mkdir()
     Image.new("RGB", (8, 6), (200, 20, 20)).save(tmp_path / "images" / "a.png")
     save_palette_mask(np.full((6, 8), 40, np.uint8), tmp_path / "masks" / "a.png")
-    monkeypatch.setattr("segmentation.cli.models.open_segmenter", lambda _args: ColourSegmenter())
+    monkeypatch.setattr("segmentation.cli.opening.open_segmenter", lambda _args: ColourSegmenter())
     assert cli.main(["evaluate", str(tmp_path), "--crf", "off"]) == cli.EXIT_USAGE
     assert "labels [40] outside 0..20" in capsys.readouterr().err
 
