@@ -216,6 +216,9 @@ class RedisDispatch:
             try:
                 found = await self._read_results()
             except UNAVAILABLE as exc:
+                # Redis may have handed us entries whose reply the broken connection lost:
+                # they wait in our pending list, read again (first) once it is back.
+                self._backlog = True
                 await pause("reading results", exc)
                 continue
             except RedisError as exc:

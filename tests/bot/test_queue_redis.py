@@ -15,9 +15,9 @@ import pytest
 from bot.jobs import Job, JobState
 from bot.journal import Journal
 from bot.queue import Claim
-from bot.queue.redis_dispatch import RedisDispatch
+from bot.queue.redis_dispatch import CONSUMER, RedisDispatch
 from bot.queue.redis_jobs import RedisQueue
-from bot.queue.streams import WORKERS_GROUP
+from bot.queue.streams import BOTS_GROUP, WORKERS_GROUP, connect
 from bot.queue.wire import decode_job, decode_result, encode_job, encode_result
 from bot.results import ErrorKind, JobResult
 from bot.runner import Runner
@@ -174,6 +174,40 @@ async def test_the_bot_skips_a_malformed_result_and_acknowledges_it(
         assert "malformed result entry" in caplog.text
         await dispatch.delivered(5)
         assert await dispatch.client.xlen(results) == 0  # both acknowledged and deleted
+    finally:
+        await dispatch.stop()
+        await journal.close()
+
+
+async def test_a_result_whose_read_reply_was_lost_is_read_again_once_redis_is_back(
+    redis_server: RedisServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis hands the bot a result and the connection breaks before the reply arrives (a Redis
+    restart): the entry waits in the bot's pending list, and is read from there once Redis is
+    back -- not left there until the bot restarts."""
+    journal = await Journal.open(tmp_path / "journal.sqlite3")
+    dispatch = RedisDispatch(
+        redis_server.url, journal, no_fetch, in_flight=4, lease_s=LEASE_S, max_attempts=3
+    )
+    await dispatch.start()
+    results = dispatch.keys.results
+    try:
+        await dispatch.client.xadd(results, encode_result(4, JobResult(png=b"p"), worker="w"))
+        assert (await dispatch.next_result()).job_id == 4  # past the start's own backlog
+        await dispatch.delivered(4)
+        await dispatch.client.xadd(results, encode_result(5, JobResult(png=b"p"), worker="w"))
+        lost = connect(redis_server.url)  # read as the bot's consumer; the reply is "lost"
+        assert await lost.xreadgroup(BOTS_GROUP, CONSUMER, {results: ">"}, count=1)
+        await lost.aclose()
+        reading = asyncio.create_task(dispatch.next_result())
+        with caplog.at_level(logging.WARNING, logger="bot.queue.streams"):
+            redis_server.stop()
+            async with asyncio.timeout(30):
+                while "while reading results" not in caplog.text:  # noqa: ASYNC110 - a log
+                    await asyncio.sleep(0.05)
+            redis_server.start()
+            async with asyncio.timeout(30):
+                assert (await reading).job_id == 5
     finally:
         await dispatch.stop()
         await journal.close()
