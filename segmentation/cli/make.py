@@ -28,6 +28,11 @@ if TYPE_CHECKING:
 # The precision a backend reports for a model file that runs as it was built (a .tflite).
 MODEL_PRECISION = "model"
 
+# What a sticker made beside its photo is named (cat.jpg -> cat.sticker.png). A folder's
+# files with this ending are left out, so a second `stickerbot make DIR` does not make
+# stickers of the first run's stickers.
+STICKER_SUFFIX = ".sticker.png"
+
 # Real photos shipped inside scikit-image, usable as INPUT without any download.
 SAMPLE_PREFIX = "skimage:"
 SAMPLES = {
@@ -53,7 +58,8 @@ def add_make(commands: Any) -> None:
         "input",
         metavar="INPUT",
         nargs="+",
-        help=f"photo files or folders (their JPEG, PNG, WEBP... files), or (alone) a sample photo "
+        help=f"photo files or folders (their JPEG, PNG, WEBP... files, less the *{STICKER_SUFFIX} "
+        "stickers made beside them), or (alone) a sample photo "
         f"shipped with scikit-image: {', '.join(SAMPLE_PREFIX + name for name in SAMPLES)}",
     )
     make.add_argument(
@@ -282,7 +288,7 @@ def _run_make(args: argparse.Namespace) -> int:
     with quiet_native_stderr(enabled=args.verbose == 0):
         sticker = make_sticker(data, segmenter, options)
 
-    output: Path = args.output or stem.with_name(stem.name + ".sticker.png")
+    output: Path = args.output or stem.with_name(stem.name + STICKER_SUFFIX)
     output.write_bytes(sticker.png)
     outputs = {"png": str(output)}
     if args.webp_out is not None and sticker.webp is not None:
@@ -339,7 +345,7 @@ def _run_make_many(args: argparse.Namespace) -> int:
     from segmentation.cli.batch import make_many
 
     try:
-        photos = expand(Path(spec) for spec in args.input)
+        photos = expand((Path(spec) for spec in args.input), skip=_is_sticker)
     except FileNotFoundError as exc:
         print(f"stickerbot make: error: cannot read {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -349,11 +355,16 @@ def _run_make_many(args: argparse.Namespace) -> int:
     if args.output is not None:
         outputs = output_names(photos, args.output)
     else:
-        outputs = {photo: photo.with_name(photo.stem + ".sticker.png") for photo in photos}
+        outputs = {photo: photo.with_name(photo.stem + STICKER_SUFFIX) for photo in photos}
     segmenter = _load_model(args)
     # Not muted: the progress bar and the summary go to stderr.
     return make_many(photos, outputs, segmenter, options, jobs=args.jobs, as_json=args.json)
 
+
+
+def _is_sticker(path: Path) -> bool:
+    """A sticker an earlier run wrote beside its photo."""
+    return path.name.lower().endswith(STICKER_SUFFIX)
 
 
 def _engine(backend: str, precision: str) -> str:

@@ -175,3 +175,15 @@ def test_make_sticker_is_predict_then_finish() -> None:
     whole = make_sticker(data, model, options)
     assert split.png == whole.png
     assert set(split.timings_ms) == {*STAGES, "total"}
+
+
+def test_a_second_run_on_a_folder_leaves_the_first_runs_stickers_alone(folder: Path) -> None:
+    """Without -o the stickers go beside their photos; running the same command again must
+    make the same stickers, not stickers of them (cat.sticker.sticker.png)."""
+    assert cli.main(["make", str(folder)]) == cli.EXIT_BAD_IMAGE
+    first = sorted(p.name for p in folder.iterdir())
+    assert "a_cat.sticker.png" in first
+    assert cli.main(["make", str(folder)]) == cli.EXIT_BAD_IMAGE
+    assert sorted(p.name for p in folder.iterdir()) == first
+    # Named on their own, they are photos like any other.
+    assert expand([folder / "a_cat.sticker.png"]) == [folder / "a_cat.sticker.png"]
