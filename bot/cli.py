@@ -40,7 +40,7 @@ def add_bot_command(subparsers: Any) -> None:
 def run_bot(args: argparse.Namespace) -> int:
     import asyncio
 
-    from telegram.error import InvalidToken
+    from telegram.error import BadRequest, InvalidToken, NetworkError
 
     from bot.app import run
     from bot.config import ConfigError, load_settings
@@ -63,6 +63,16 @@ def run_bot(args: argparse.Namespace) -> int:
         return EXIT_STARTUP
     except ModelUnavailable as exc:
         print(f"stickerbot bot: MODEL: {exc}", file=sys.stderr)
+        return EXIT_STARTUP
+    except NetworkError as exc:
+        if isinstance(exc, BadRequest):  # a refused request, not the network: a real bug
+            raise
+        # Still failing after bot.retry's tries (no network, a wrong TELEGRAM_API_URL).
+        print(
+            f"stickerbot bot: cannot reach the Bot API at {settings.TELEGRAM_API_URL} ({exc}); "
+            "check the network and TELEGRAM_API_URL",
+            file=sys.stderr,
+        )
         return EXIT_STARTUP
     return EXIT_OK
 
