@@ -275,6 +275,9 @@ def _run_make(args: argparse.Namespace) -> int:
     ):
         return _run_make_many(args)
     options = _make_options(args)
+    if (problem := _missing_folder(args)) is not None:
+        print(f"stickerbot make: error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         data, stem = _read_input(args.input[0])
     except UnknownSample as exc:
@@ -360,6 +363,16 @@ def _run_make_many(args: argparse.Namespace) -> int:
     # Not muted: the progress bar and the summary go to stderr.
     return make_many(photos, outputs, segmenter, options, jobs=args.jobs, as_json=args.json)
 
+
+
+def _missing_folder(args: argparse.Namespace) -> str | None:
+    """One photo: an output file whose folder does not exist, said before the model loads
+    (many photos: -o is a folder, created)."""
+    named = (("-o", args.output), ("--mask-out", args.mask_out), ("--webp-out", args.webp_out))
+    for flag, path in named:
+        if path is not None and not path.parent.is_dir():
+            return f"{flag} {str(path)!r}: no such folder {str(path.parent)!r}"
+    return None
 
 
 def _is_sticker(path: Path) -> bool:

@@ -32,6 +32,19 @@ def test_missing_input_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFi
     assert "unknown sample 'moon'" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("flag", ["-o", "--mask-out", "--webp-out"])
+def test_an_output_in_a_missing_folder_is_a_usage_error_before_any_work(
+    flag: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Said at once (exit 2), not as a traceback after the model ran: the default model is
+    not even opened (offline it would be exit 5)."""
+    absent = tmp_path / "absent"
+    code = cli.main(["make", "skimage:chelsea", flag, str(absent / "out.png")])
+    assert code == cli.EXIT_USAGE
+    assert f"no such folder {str(absent)!r}" in capsys.readouterr().err
+    assert not absent.exists()
+
+
 def test_missing_fcn8s_weights_say_how_to_get_them(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
