@@ -161,8 +161,9 @@ def _add_sticker_look(make: Any) -> None:
         dest="crf_preset",
         choices=[TUNED, *CRF_PRESETS, CRF_OFF],
         default=TUNED,
-        help="CRF parameters: tuned for the model (default), the seed post's, or off "
-        "(same as --no-crf)",
+        help="CRF parameters: tuned for the model (default: deeplab, or fcn8s for FCN-8s), "
+        "a preset by name (seed: the seed post's; deeplab: tuned on real photos, with the "
+        "edge band; fcn8s: the seed's), or off (same as --no-crf)",
     )
     look.add_argument(
         "--edge",
@@ -174,8 +175,9 @@ def _add_sticker_look(make: Any) -> None:
         "--style",
         choices=list(OUTLINE_STYLES),
         default="stroke",
-        help="outline: a white stroke outside the object (default), the seed's light band "
-        "inside the edge, or none",
+        help="outline: a white stroke outside the object (stroke, the default), the same "
+        "with a soft drop shadow (shadow), the seed's light band inside the edge (seed), or "
+        "none",
     )
     look.add_argument(
         "--stroke-width",
@@ -189,7 +191,9 @@ def _add_sticker_look(make: Any) -> None:
         metavar="#RRGGBB",
         help="outline colour (default: white for stroke, #f8f8f8 for seed)",
     )
-    look.add_argument("--shadow", action="store_true", help="add a soft drop shadow")
+    look.add_argument(
+        "--shadow", action="store_true", help="add a soft drop shadow (to any --style)"
+    )
 
 
 def _colour(text: str) -> tuple[int, int, int]:
