@@ -311,6 +311,9 @@ def _run_make(args: argparse.Namespace) -> int:
         from segmentation.cli.batch import sticker_report
 
         report = {
+            # As each line of a folder's run says (`stickerbot make DIR --json | jq .status`).
+            "input": args.input[0],
+            "status": "made",
             **sticker_report(sticker, segmenter.name),
             "style": args.style,
             "backend": segmenter.backend,

@@ -187,3 +187,18 @@ def test_a_second_run_on_a_folder_leaves_the_first_runs_stickers_alone(folder: P
     assert sorted(p.name for p in folder.iterdir()) == first
     # Named on their own, they are photos like any other.
     assert expand([folder / "a_cat.sticker.png"]) == [folder / "a_cat.sticker.png"]
+
+
+def test_one_photos_json_has_the_keys_of_a_folders_lines(
+    folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`stickerbot make X --json | jq .status` works for one photo as for a folder."""
+    photo = folder / "a_cat.jpg"
+    assert cli.main(["make", str(photo), "-o", str(tmp_path / "one.png"), "--json"]) == 0
+    one = json.loads(capsys.readouterr().out)
+    cli.main(["make", str(folder), "-o", str(tmp_path / "many"), "--json"])
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    many = next(line for line in lines if line["input"] == str(photo))
+    assert one["input"] == str(photo)
+    assert one["status"] == many["status"] == "made"
+    assert set(many) <= set(one)
