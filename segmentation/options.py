@@ -140,6 +140,32 @@ class ImageLimits:
 
 
 @dataclass(frozen=True, slots=True)
+class ZoomOptions:
+    """The object zoom pass (:mod:`segmentation.zoom`): after the plain pass picks the
+    target, the network runs once more on the object's bounding box grown by ``margin`` of
+    its size per side, cut from the full-resolution photo and resampled to the network's
+    input (at most ``max_zoom`` times the inference copy's pixels per side; skipped when it
+    would gain less than ``min_zoom``). Its class probabilities replace the plain pass's
+    (share ``weight``) within ``band_px`` inference pixels of the target's edge, ramping to
+    nothing over ``ramp_px`` more; elsewhere the plain pass's stand.
+    """
+
+    enabled: bool = False
+    margin: float = 0.25
+    max_zoom: float = 3.0
+    min_zoom: float = 1.2
+    band_px: float = 8.0
+    ramp_px: float = 4.0
+    weight: float = 1.0
+    # Also run the view mirrored left-right and average (one more pass: the network's 16 px
+    # grid falls elsewhere on the object).
+    flip: bool = False
+    # The view's longer side may reach this many network pixels, cut into overlapping
+    # windows of the network's fixed input (0: one window, the network's input side).
+    max_view: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class StickerOptions:
     """Everything that shapes one sticker."""
 
@@ -162,6 +188,9 @@ class StickerOptions:
     # Fill holes in the mask smaller than this share of the object's area.
     max_hole_ratio: float = 0.01
     webp: bool = True
+    # The object zoom pass after the plain one (segmentation.zoom; needs the model, so it
+    # runs in pipeline.predict).
+    zoom: ZoomOptions = field(default_factory=ZoomOptions)
 
 
 # How TtaOptions.average combines the views: the mean of the probabilities, or of their logs

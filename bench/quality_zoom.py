@@ -1,0 +1,338 @@
+"""The object zoom pass on real photos with ground truth: ``python -m bench.quality_zoom``.
+
+Every object of :func:`bench.quality.photos` is cut out as in ``python -m bench.quality``
+(the pipeline's own stages, the class is the target), with the plain pass's probabilities
+and with the zoom pass (:mod:`segmentation.zoom`) fused in, for every setting of
+:data:`GEOMETRY_GRID` (window: margin, zoom limit; one more network pass per object and
+setting, cached) x :data:`FUSION_GRID` (band width, share of the zoomed view), each with the
+CRF off and the tuned preset (its edge band included), soft edge. "Before" is today's
+reference of issue 10: no zoom, seed CRF, hard edge.
+
+The configuration (zoom setting x CRF column) is chosen 2-fold over photos, as
+``bench.quality_tta`` chooses TTA: on one half by the mean of the relative SAD and MSE
+changes against before (boundary F@2px not lower), reported on the other half, then swapped.
+Held out, it also reports the CRF target both ways: (a) the CRF on vs off on top of the
+chosen zoom, (b) the whole refinement (zoom + CRF) vs neither.
+
+``--timing`` times the model stage per photo (plain pass; plain + zoom pass + fusion),
+interleaved round after round (medians of the ratios). Prints the CPU; ``--json`` writes
+every figure.
+
+    python -m bench.quality_zoom [--json out.json] [--timing] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import itertools
+import json
+import math
+import os
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+
+# The zoom window's settings: one network pass per object per setting.
+GEOMETRY_GRID: Final[list[dict[str, Any]]] = [
+    {"margin": 0.25, "max_zoom": 3.0},
+    {"margin": 0.25, "max_zoom": 3.0, "flip": True},
+    {"margin": 0.15, "max_zoom": 3.0, "max_view": 800},
+]
+# How the zoomed view is fused (no network pass): band half-width in inference pixels
+# (inf: the whole window), and the zoomed view's share within it.
+FUSION_GRID: Final[dict[str, Sequence[float]]] = {
+    "band_px": (8.0, 16.0, math.inf),
+    "weight": (0.5, 1.0),
+}
+QUICK_GEOMETRY: Final[list[dict[str, Any]]] = GEOMETRY_GRID[:1]
+COLUMNS: Final = ("off", "tuned")
+ALLOWED_DROP: Final = 0.03
+TIMING_ROUNDS: Final = 3
+
+
+def _grid(space: dict[str, Sequence[float]]) -> list[dict[str, float]]:
+    names = list(space)
+    return [dict(zip(names, v, strict=True)) for v in itertools.product(*space.values())]
+
+
+def label(options: Any) -> str:
+    """A short name of a zoom setting."""
+    if not options.enabled:
+        return "none"
+    flip = " flip" if options.flip else ""
+    view = f" v{options.max_view}" if options.max_view else ""
+    return (
+        f"m{options.margin:g} z{options.max_zoom:g}{flip}{view} b{options.band_px:g} "
+        f"w{options.weight:g}"
+    )
+
+
+def zoomed_views(items: Sequence[Any], rgbs: dict[str, np.ndarray], segmenter: Any,
+                 geometry: dict[str, Any]) -> list[tuple[Any, Any]]:
+    """Per object: the zoom window and the view's class probabilities at the window's size."""
+    from bench import quality
+    from segmentation import crf, zoom
+    from segmentation.backends.probabilities import resize_probabilities
+    from segmentation.options import ZoomOptions
+
+    options = ZoomOptions(enabled=True, **geometry)  # type: ignore[arg-type]
+    side = options.max_view or zoom.view_side(segmenter)
+    views = []
+    for item in items:
+        target = crf.target_probability(item.probs, item.cls) > zoom.THRESHOLD
+        window = zoom.zoom_window(target, side, options)
+        if window is None:
+            views.append((None, None))
+            continue
+        view = zoom.cut_view(rgbs[item.photo], item.probs.shape[:2], window)
+        probs = zoom.predict_view(segmenter, view)
+        if options.flip:
+            mirrored = zoom.predict_view(segmenter, np.ascontiguousarray(view[:, ::-1]))
+            probs = (probs + mirrored[:, ::-1]) * np.float32(0.5)
+        probs = resize_probabilities(probs, window.bottom - window.top, window.right - window.left)
+        views.append((window, probs))
+        print(f"  {item.photo:<26} {quality._class_name(item.cls):<12} window "
+              f"{window.bottom - window.top}x{window.right - window.left} zoom {window.zoom:.2f}",
+              flush=True)
+    return views
+
+
+def scores(item: Any, params: Any) -> dict[str, float]:
+    from bench import quality
+
+    prob = quality.object_probability(item, params)
+    result = quality.mask_scores(item, prob)
+    alpha = quality.alpha_scores(item, prob)
+    result.update(sad=alpha["soft_sad"], mse=alpha["soft_mse"])
+    return result
+
+
+def evaluate(items: Sequence[Any], segmenter_name: str) -> list[dict[str, Any]]:
+    """Per object: mask and soft-alpha scores with the CRF off and tuned."""
+    from bench import quality
+
+    rows = []
+    for item in items:
+        row: dict[str, Any] = {"photo": item.photo, "class": quality._class_name(item.cls)}
+        for column in COLUMNS:
+            params = quality.column_params(column, segmenter_name)
+            row.update({f"{column}_{k}": v for k, v in scores(item, params).items()})
+        rows.append(row)
+    return rows
+
+
+def before_rows(items: Sequence[Any], segmenter_name: str) -> list[dict[str, float]]:
+    """Per object: today's reference (seed CRF, hard edge)."""
+    from bench import quality
+
+    rows = []
+    for item in items:
+        prob = quality.object_probability(item, quality.column_params("seed", segmenter_name))
+        alpha = quality.alpha_scores(item, prob)
+        rows.append(
+            {
+                "sad": alpha["hard_sad"],
+                "mse": alpha["hard_mse"],
+                "bf2": quality.mask_scores(item, prob)["bf2"],
+            }
+        )
+    return rows
+
+
+def mean(rows: Sequence[dict[str, Any]], key: str, where: Sequence[int] | None = None) -> float:
+    chosen = rows if where is None else [rows[i] for i in where]
+    return float(np.mean([r[key] for r in chosen]))
+
+
+def print_variants(results: dict[str, list[dict[str, Any]]], before: list[dict[str, float]]) -> None:
+    b_sad, b_mse = mean(before, "sad"), mean(before, "mse")
+    print(f"\nmeans over {len(before)} objects (before: seed CRF, hard edge: SAD {b_sad:.3f}, "
+          f"MSE {b_mse:.4f}, BF@2 {mean(before, 'bf2'):.3f})")
+    print(f"{'zoom':<24} {'CRF':<6} {'IoU':>6} {'BF@2':>6} {'BIoU':>6} {'SAD':>6} {'MSE':>7} "
+          f"{'dSAD':>7} {'dMSE':>7} {'CRF-off IoU':>11} {'worst':>7}")
+    plain_off = [r["off_iou"] for r in results["none"]]
+    for name, rows in results.items():
+        for column in COLUMNS:
+            deltas = [r[f"{column}_iou"] - o for r, o in zip(rows, plain_off, strict=True)]
+            print(
+                f"{name:<24} {column:<6} {mean(rows, column + '_iou'):6.3f} "
+                f"{mean(rows, column + '_bf2'):6.3f} {mean(rows, column + '_biou'):6.3f} "
+                f"{mean(rows, column + '_sad'):6.3f} {mean(rows, column + '_mse'):7.4f} "
+                f"{mean(rows, column + '_sad') / b_sad - 1:+7.1%} "
+                f"{mean(rows, column + '_mse') / b_mse - 1:+7.1%} "
+                f"{np.mean(deltas):+11.4f} {min(deltas):+7.3f}"
+            )
+
+
+def select(results: dict[str, list[dict[str, Any]]], before: list[dict[str, float]]) -> dict[str, Any]:
+    """2-fold choice of (zoom setting, CRF column) over photo halves; held-out figures."""
+    rows0 = results["none"]
+    names = sorted({r["photo"] for r in rows0})
+    folds = [set(names[0::2]), set(names[1::2])]
+    configs = [(name, column) for name in results for column in COLUMNS]
+    held: dict[str, list[float]] = {k: [] for k in (
+        "sad", "mse", "bf2", "biou", "iou", "iou_crf_off", "plain_off_iou",
+        "before_sad", "before_mse", "before_bf2")}
+    report: dict[str, Any] = {"folds": []}
+    for fold, tune_on in enumerate(folds):
+        inside = [i for i, r in enumerate(rows0) if r["photo"] in tune_on]
+        outside = [i for i, r in enumerate(rows0) if r["photo"] not in tune_on]
+        ref_sad, ref_mse = mean(before, "sad", inside), mean(before, "mse", inside)
+        ref_bf2 = mean(before, "bf2", inside)
+
+        def score(config: tuple[str, str], inside: list[int] = inside, ref_sad: float = ref_sad,
+                  ref_mse: float = ref_mse, ref_bf2: float = ref_bf2) -> float:
+            rows = results[config[0]]
+            c = config[1]
+            penalty = 1.0 if mean(rows, f"{c}_bf2", inside) < ref_bf2 else 0.0
+            return -(mean(rows, f"{c}_sad", inside) / ref_sad
+                     + mean(rows, f"{c}_mse", inside) / ref_mse) / 2 - penalty
+
+        name, column = max(configs, key=score)
+        rows = results[name]
+        for i in outside:
+            held["sad"].append(rows[i][f"{column}_sad"])
+            held["mse"].append(rows[i][f"{column}_mse"])
+            held["bf2"].append(rows[i][f"{column}_bf2"])
+            held["biou"].append(rows[i][f"{column}_biou"])
+            held["iou"].append(rows[i][f"{column}_iou"])
+            held["iou_crf_off"].append(rows[i]["off_iou"])
+            held["plain_off_iou"].append(rows0[i]["off_iou"])
+            held["before_sad"].append(before[i]["sad"])
+            held["before_mse"].append(before[i]["mse"])
+            held["before_bf2"].append(before[i]["bf2"])
+        t_sad = mean(rows, f"{column}_sad", outside)
+        b_sad = mean(before, "sad", outside)
+        t_mse = mean(rows, f"{column}_mse", outside)
+        b_mse = mean(before, "mse", outside)
+        report["folds"].append({"tuned_on": sorted(tune_on), "zoom": name, "crf": column,
+                                "held_out_sad": t_sad, "held_out_mse": t_mse,
+                                "before_sad": b_sad, "before_mse": b_mse})
+        print(f"fold {fold + 1}: chose zoom {name}, CRF {column}; held out {len(outside)} objects: "
+              f"SAD {b_sad:.3f} -> {t_sad:.3f} ({t_sad / b_sad - 1:+.1%}), MSE {b_mse:.4f} -> "
+              f"{t_mse:.4f} ({t_mse / b_mse - 1:+.1%})")
+    m = {k: float(np.mean(v)) for k, v in held.items()}
+    crf_gain = [a - b for a, b in zip(held["iou"], held["iou_crf_off"], strict=True)]
+    all_gain = [a - b for a, b in zip(held["iou"], held["plain_off_iou"], strict=True)]
+    m.update(crf_gain=float(np.mean(crf_gain)), crf_worst=float(min(crf_gain)),
+             refinement_gain=float(np.mean(all_gain)), refinement_worst=float(min(all_gain)))
+    report["held_out"] = m
+    print(
+        f"held out, both folds ({len(held['sad'])} objects): SAD {m['before_sad']:.3f} -> "
+        f"{m['sad']:.3f} ({m['sad'] / m['before_sad'] - 1:+.1%}), MSE {m['before_mse']:.4f} -> "
+        f"{m['mse']:.4f} ({m['mse'] / m['before_mse'] - 1:+.1%}), BF@2 {m['before_bf2']:.3f} -> "
+        f"{m['bf2']:.3f}, BIoU {m['biou']:.3f}, IoU {m['iou']:.3f}\n"
+        f"  (a) CRF on vs off with the same zoom: IoU {m['crf_gain']:+.4f}, worst "
+        f"{m['crf_worst']:+.3f}; (b) zoom + CRF vs neither: {m['refinement_gain']:+.4f}, "
+        f"worst {m['refinement_worst']:+.3f}"
+    )
+    return report
+
+
+def timing(photo_list: Sequence[Any], segmenter: Any, options: Any) -> dict[str, float]:
+    """Model stage per photo: plain pass vs plain + zoom (window, view, pass, fusion), as a
+    ratio, interleaved round after round on the same photos; the medians."""
+    from segmentation import crf, zoom
+    from segmentation.image import load_image, resize_longer_side
+    from segmentation.options import StickerOptions
+    from segmentation.pipeline import choose_target, detected_classes
+
+    side = StickerOptions().inference_side
+    photos = [load_image(p.data) for p in photo_list]
+    smalls = [resize_longer_side(p, side) for p in photos]
+    ratios: list[float] = []
+    passes: list[int] = []
+    for _ in range(TIMING_ROUNDS):
+        for photo, small in zip(photos, smalls, strict=True):
+            start = time.perf_counter()
+            segmenter.predict(small)
+            plain = time.perf_counter() - start
+            start = time.perf_counter()
+            probs = segmenter.predict(small)
+            detected = detected_classes(probs.argmax(axis=-1), 0.005)
+            if not detected:
+                continue
+            index = segmenter.classes.index(choose_target("auto", detected))
+            target = crf.target_probability(probs, index) > zoom.THRESHOLD
+            _, window = zoom.zoom_probabilities(segmenter, photo, probs, target, options)
+            ratios.append((time.perf_counter() - start) / plain)
+            passes.append(1 if window is None else 2)
+    result = {"time_ratio": statistics.median(ratios), "passes": float(np.mean(passes))}
+    print(f"\nmodel stage with zoom {label(options)} vs the plain pass ({len(photos)} photos x "
+          f"{TIMING_ROUNDS} rounds, interleaved; median): x{result['time_ratio']:.2f}, "
+          f"{result['passes']:.2f} passes per photo")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.quality_zoom",
+                                     description=(__doc__ or "").split("\n")[0])
+    from bench import quality
+
+    parser.add_argument("--model", default=str(quality.DEFAULT_MODEL), help="the .tflite model")
+    parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument("--timing", action="store_true", help="time the zoom pass")
+    parser.add_argument("--quick", action="store_true", help="one window setting only")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from bench.machine import cpu_flags, cpu_name
+    from segmentation.image import load_image
+    from segmentation.options import ZoomOptions
+    from segmentation.segmenter import load_segmenter
+    from segmentation.zoom import fuse
+
+    print(f"cpu: {cpu_name()}, {os.cpu_count()} logical cores")
+    print("extensions: " + " ".join(f"{f}={'yes' if v else 'no'}" for f, v in cpu_flags().items()))
+    photo_list = list(quality.photos())
+    if not photo_list:
+        print(f"no photos with ground truth under {quality.SHARED}", file=sys.stderr)
+        return 1
+    segmenter = load_segmenter(args.model)
+    items = quality.prepare(photo_list, segmenter)
+    rgbs = {p.name: load_image(p.data) for p in photo_list}
+    print(f"{len(items)} objects in {len(photo_list)} photos, model {segmenter.name}", flush=True)
+    before = before_rows(items, segmenter.name)
+    results: dict[str, list[dict[str, Any]]] = {"none": evaluate(items, segmenter.name)}
+    settings: dict[str, Any] = {"none": dataclasses.asdict(ZoomOptions())}
+    from segmentation import crf
+
+    for geometry in QUICK_GEOMETRY if args.quick else GEOMETRY_GRID:
+        views = zoomed_views(items, rgbs, segmenter, geometry)
+        for fusion in _grid(FUSION_GRID):
+            options = ZoomOptions(enabled=True, **geometry, **fusion)  # type: ignore[arg-type]
+            zoomed_items = []
+            for item, (window, probs) in zip(items, views, strict=True):
+                if window is not None:
+                    target = crf.target_probability(item.probs, item.cls) > 0.5
+                    item = dataclasses.replace(
+                        item, probs=fuse(item.probs, probs, target, window, options)
+                    )
+                zoomed_items.append(item)
+            name = label(options)
+            results[name] = evaluate(zoomed_items, segmenter.name)
+            settings[name] = dataclasses.asdict(options)
+            rows = results[name]
+            print(f"  {name}: tuned SAD {mean(rows, 'tuned_sad'):.3f} MSE "
+                  f"{mean(rows, 'tuned_mse'):.4f} IoU {mean(rows, 'tuned_iou'):.3f}; off SAD "
+                  f"{mean(rows, 'off_sad'):.3f} MSE {mean(rows, 'off_mse'):.4f} IoU "
+                  f"{mean(rows, 'off_iou'):.3f}", flush=True)
+    print_variants(results, before)
+    report: dict[str, Any] = {"model": segmenter.name, "settings": settings, "objects": results,
+                              "before": before}
+    report["selection"] = select(results, before)
+    if args.timing:
+        report["timing"] = timing(photo_list, segmenter, ZoomOptions(enabled=True))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1, default=str))
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
