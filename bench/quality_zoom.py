@@ -40,9 +40,9 @@ import numpy as np
 
 # The zoom window's settings: one network pass per object per setting.
 GEOMETRY_GRID: Final[list[dict[str, Any]]] = [
-    {"margin": 0.25, "max_zoom": 3.0},
-    {"margin": 0.25, "max_zoom": 3.0, "flip": True},
-    {"margin": 0.15, "max_zoom": 3.0, "max_view": 800},
+    {"margin": 0.15, "max_zoom": 3.0, "min_zoom": 1.0},
+    {"margin": 0.15, "max_zoom": 3.0, "min_zoom": 1.0, "flip": True},
+    {"margin": 0.15, "max_zoom": 3.0, "max_view": 898, "max_view_across": 513},
 ]
 # How the zoomed view is fused (no network pass): band half-width in inference pixels
 # (inf: the whole window), and the zoomed view's share within it.
@@ -67,6 +67,8 @@ def label(options: Any) -> str:
         return "none"
     flip = " flip" if options.flip else ""
     view = f" v{options.max_view}" if options.max_view else ""
+    view += f"x{options.max_view_across}" if options.max_view_across else ""
+    view += f" min{options.min_zoom:g}" if options.min_zoom != 1.2 else ""
     return (
         f"m{options.margin:g} z{options.max_zoom:g}{flip}{view} b{options.band_px:g} "
         f"w{options.weight:g}"
@@ -82,7 +84,7 @@ def zoomed_views(items: Sequence[Any], rgbs: dict[str, np.ndarray], segmenter: A
     from segmentation.options import ZoomOptions
 
     options = ZoomOptions(enabled=True, **geometry)  # type: ignore[arg-type]
-    side = options.max_view or zoom.view_side(segmenter)
+    side = zoom.view_limits(segmenter, options)
     views = []
     for item in items:
         target = crf.target_probability(item.probs, item.cls) > zoom.THRESHOLD
@@ -155,19 +157,26 @@ def print_variants(results: dict[str, list[dict[str, Any]]], before: list[dict[s
     print(f"\nmeans over {len(before)} objects (before: seed CRF, hard edge: SAD {b_sad:.3f}, "
           f"MSE {b_mse:.4f}, BF@2 {mean(before, 'bf2'):.3f})")
     print(f"{'zoom':<24} {'CRF':<6} {'IoU':>6} {'BF@2':>6} {'BIoU':>6} {'SAD':>6} {'MSE':>7} "
-          f"{'dSAD':>7} {'dMSE':>7} {'CRF-off IoU':>11} {'worst':>7}")
+          f"{'dSAD':>7} {'dMSE':>7} {'vs off':>8} {'worst':>7} {'CRF gain':>8} {'worst':>7}")
     plain_off = [r["off_iou"] for r in results["none"]]
     for name, rows in results.items():
         for column in COLUMNS:
             deltas = [r[f"{column}_iou"] - o for r, o in zip(rows, plain_off, strict=True)]
+            gains = [r[f"{column}_iou"] - r["off_iou"] for r in rows]
             print(
                 f"{name:<24} {column:<6} {mean(rows, column + '_iou'):6.3f} "
                 f"{mean(rows, column + '_bf2'):6.3f} {mean(rows, column + '_biou'):6.3f} "
                 f"{mean(rows, column + '_sad'):6.3f} {mean(rows, column + '_mse'):7.4f} "
                 f"{mean(rows, column + '_sad') / b_sad - 1:+7.1%} "
                 f"{mean(rows, column + '_mse') / b_mse - 1:+7.1%} "
-                f"{np.mean(deltas):+11.4f} {min(deltas):+7.3f}"
+                f"{np.mean(deltas):+8.4f} {min(deltas):+7.3f} {np.mean(gains):+8.4f} "
+                f"{min(gains):+7.3f}"
             )
+
+
+def options_of(name: str) -> str:
+    """``"ablation"`` for a setting that fuses the whole window, else ``"candidate"``."""
+    return "ablation" if " binf " in f"{name} " else "candidate"
 
 
 def select(results: dict[str, list[dict[str, Any]]], before: list[dict[str, float]]) -> dict[str, Any]:
@@ -175,7 +184,9 @@ def select(results: dict[str, list[dict[str, Any]]], before: list[dict[str, floa
     rows0 = results["none"]
     names = sorted({r["photo"] for r in rows0})
     folds = [set(names[0::2]), set(names[1::2])]
-    configs = [(name, column) for name in results for column in COLUMNS]
+    # The whole window (band inf) is the ablation that shows what the band is for, not a
+    # candidate: the zoomed view's answer far from the edge is what the band keeps out.
+    configs = [(n, c) for n in results for c in COLUMNS if options_of(n) != "ablation"]
     held: dict[str, list[float]] = {k: [] for k in (
         "sad", "mse", "bf2", "biou", "iou", "iou_crf_off", "plain_off_iou",
         "before_sad", "before_mse", "before_bf2")}

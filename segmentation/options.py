@@ -161,8 +161,10 @@ class ZoomOptions:
     # grid falls elsewhere on the object).
     flip: bool = False
     # The view's longer side may reach this many network pixels, cut into overlapping
-    # windows of the network's fixed input (0: one window, the network's input side).
+    # windows of the network's fixed input (0: one window, the network's input side); its
+    # shorter side at most ``max_view_across`` (0: as the longer).
     max_view: int = 0
+    max_view_across: int = 0
 
 
 @dataclass(frozen=True, slots=True)

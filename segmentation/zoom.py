@@ -77,8 +77,14 @@ def view_side(segmenter: object) -> int:
     return int(min(size))
 
 
+def view_limits(segmenter: object, options: ZoomOptions) -> tuple[int, int]:
+    """The longest the view's longer and shorter sides may be, in network pixels."""
+    longer = options.max_view or view_side(segmenter)
+    return longer, min(longer, options.max_view_across or longer)
+
+
 def zoom_window(
-    target: npt.NDArray[np.bool_], side: int, options: ZoomOptions
+    target: npt.NDArray[np.bool_], limits: int | tuple[int, int], options: ZoomOptions
 ) -> Window | None:
     """The window of the inference copy to look at again, for the object ``target``
     (``H x W`` bool at the inference copy's resolution), or None when the zoom would gain
@@ -94,14 +100,15 @@ def zoom_window(
         return None
     cols = np.flatnonzero(target.any(axis=0))
     height, width = target.shape
+    side, across = (limits, limits) if isinstance(limits, int) else limits
     top, bottom = _grown(int(rows[0]), int(rows[-1]) + 1, side, height, options)
     left, right = _grown(int(cols[0]), int(cols[-1]) + 1, side, width, options)
-    longer = max(bottom - top, right - left)
-    zoom = min(side / longer, options.max_zoom)
+    longer, shorter = sorted((bottom - top, right - left), reverse=True)
+    zoom = min(side / longer, across / shorter, options.max_zoom)
     if zoom < options.min_zoom:
         return None
-    view_h = max(1, min(side, round((bottom - top) * zoom)))
-    view_w = max(1, min(side, round((right - left) * zoom)))
+    view_h = max(1, round((bottom - top) * zoom))
+    view_w = max(1, round((right - left) * zoom))
     return Window(top, bottom, left, right, view_h, view_w)
 
 
@@ -189,7 +196,7 @@ def zoom_probabilities(
     plain = np.asarray(probs, dtype=np.float32)
     if not options.enabled:
         return plain, None
-    window = zoom_window(target, options.max_view or view_side(segmenter), options)
+    window = zoom_window(target, view_limits(segmenter, options), options)
     if window is None:
         return plain, None
     view = cut_view(photo, (probs.shape[0], probs.shape[1]), window)
