@@ -39,18 +39,24 @@ from typing import Any, Final
 import numpy as np
 
 # The zoom window's settings: one network pass per object per setting.
-GEOMETRY_GRID: Final[list[dict[str, Any]]] = [
-    {"margin": 0.15, "max_zoom": 3.0, "min_zoom": 1.0},
-    {"margin": 0.15, "max_zoom": 3.0, "min_zoom": 1.0, "flip": True},
-    {"margin": 0.15, "max_zoom": 3.0, "max_view": 898, "max_view_across": 513},
-]
+# Families (each chosen 2-fold on its own): one view of the network's input (2 passes per
+# photo), views along the longer side in up to 2 windows (<= 3 passes), in up to 2 x 2
+# windows (<= 5 passes).
+GEOMETRY_GRID: Final[dict[str, list[dict[str, Any]]]] = {
+    "one view": [
+        {"margin": 0.25, "max_zoom": 2.0},
+        {"margin": 0.25, "max_zoom": 3.0},
+    ],
+    "2 windows": [{"margin": 0.15, "max_zoom": 3.0, "max_view": 898, "max_view_across": 513}],
+    "2x2 windows": [{"margin": 0.15, "max_zoom": 3.0, "max_view": 800}],
+}
 # How the zoomed view is fused (no network pass): band half-width in inference pixels
 # (inf: the whole window), and the zoomed view's share within it.
 FUSION_GRID: Final[dict[str, Sequence[float]]] = {
     "band_px": (8.0, 16.0, math.inf),
     "weight": (0.5, 1.0),
 }
-QUICK_GEOMETRY: Final[list[dict[str, Any]]] = GEOMETRY_GRID[:1]
+QUICK_GEOMETRY: Final = {"one view": GEOMETRY_GRID["one view"][1:]}
 COLUMNS: Final = ("off", "tuned")
 ALLOWED_DROP: Final = 0.03
 TIMING_ROUNDS: Final = 3
@@ -75,8 +81,9 @@ def label(options: Any) -> str:
     )
 
 
-def zoomed_views(items: Sequence[Any], rgbs: dict[str, np.ndarray], segmenter: Any,
-                 geometry: dict[str, Any]) -> list[tuple[Any, Any]]:
+def zoomed_views(
+    items: Sequence[Any], rgbs: dict[str, np.ndarray], segmenter: Any, geometry: dict[str, Any]
+) -> list[tuple[Any, Any]]:
     """Per object: the zoom window and the view's class probabilities at the window's size."""
     from bench import quality
     from segmentation import crf, zoom
@@ -99,9 +106,11 @@ def zoomed_views(items: Sequence[Any], rgbs: dict[str, np.ndarray], segmenter: A
             probs = (probs + mirrored[:, ::-1]) * np.float32(0.5)
         probs = resize_probabilities(probs, window.bottom - window.top, window.right - window.left)
         views.append((window, probs))
-        print(f"  {item.photo:<26} {quality._class_name(item.cls):<12} window "
-              f"{window.bottom - window.top}x{window.right - window.left} zoom {window.zoom:.2f}",
-              flush=True)
+        print(
+            f"  {item.photo:<26} {quality._class_name(item.cls):<12} window "
+            f"{window.bottom - window.top}x{window.right - window.left} zoom {window.zoom:.2f}",
+            flush=True,
+        )
     return views
 
 
@@ -152,12 +161,18 @@ def mean(rows: Sequence[dict[str, Any]], key: str, where: Sequence[int] | None =
     return float(np.mean([r[key] for r in chosen]))
 
 
-def print_variants(results: dict[str, list[dict[str, Any]]], before: list[dict[str, float]]) -> None:
+def print_variants(
+    results: dict[str, list[dict[str, Any]]], before: list[dict[str, float]]
+) -> None:
     b_sad, b_mse = mean(before, "sad"), mean(before, "mse")
-    print(f"\nmeans over {len(before)} objects (before: seed CRF, hard edge: SAD {b_sad:.3f}, "
-          f"MSE {b_mse:.4f}, BF@2 {mean(before, 'bf2'):.3f})")
-    print(f"{'zoom':<24} {'CRF':<6} {'IoU':>6} {'BF@2':>6} {'BIoU':>6} {'SAD':>6} {'MSE':>7} "
-          f"{'dSAD':>7} {'dMSE':>7} {'vs off':>8} {'worst':>7} {'CRF gain':>8} {'worst':>7}")
+    print(
+        f"\nmeans over {len(before)} objects (before: seed CRF, hard edge: SAD {b_sad:.3f}, "
+        f"MSE {b_mse:.4f}, BF@2 {mean(before, 'bf2'):.3f})"
+    )
+    print(
+        f"{'zoom':<24} {'CRF':<6} {'IoU':>6} {'BF@2':>6} {'BIoU':>6} {'SAD':>6} {'MSE':>7} "
+        f"{'dSAD':>7} {'dMSE':>7} {'vs off':>8} {'worst':>7} {'CRF gain':>8} {'worst':>7}"
+    )
     plain_off = [r["off_iou"] for r in results["none"]]
     for name, rows in results.items():
         for column in COLUMNS:
@@ -179,17 +194,35 @@ def options_of(name: str) -> str:
     return "ablation" if " binf " in f"{name} " else "candidate"
 
 
-def select(results: dict[str, list[dict[str, Any]]], before: list[dict[str, float]]) -> dict[str, Any]:
-    """2-fold choice of (zoom setting, CRF column) over photo halves; held-out figures."""
+def select(
+    results: dict[str, list[dict[str, Any]]],
+    before: list[dict[str, float]],
+    candidates: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """2-fold choice of (zoom setting among ``candidates``, default all, CRF column) over
+    photo halves; held-out figures."""
     rows0 = results["none"]
     names = sorted({r["photo"] for r in rows0})
     folds = [set(names[0::2]), set(names[1::2])]
     # The whole window (band inf) is the ablation that shows what the band is for, not a
     # candidate: the zoomed view's answer far from the edge is what the band keeps out.
-    configs = [(n, c) for n in results for c in COLUMNS if options_of(n) != "ablation"]
-    held: dict[str, list[float]] = {k: [] for k in (
-        "sad", "mse", "bf2", "biou", "iou", "iou_crf_off", "plain_off_iou",
-        "before_sad", "before_mse", "before_bf2")}
+    names_in = list(results) if candidates is None else list(candidates)
+    configs = [(n, c) for n in names_in for c in COLUMNS if options_of(n) != "ablation"]
+    held: dict[str, list[float]] = {
+        k: []
+        for k in (
+            "sad",
+            "mse",
+            "bf2",
+            "biou",
+            "iou",
+            "iou_crf_off",
+            "plain_off_iou",
+            "before_sad",
+            "before_mse",
+            "before_bf2",
+        )
+    }
     report: dict[str, Any] = {"folds": []}
     for fold, tune_on in enumerate(folds):
         inside = [i for i, r in enumerate(rows0) if r["photo"] in tune_on]
@@ -197,13 +230,24 @@ def select(results: dict[str, list[dict[str, Any]]], before: list[dict[str, floa
         ref_sad, ref_mse = mean(before, "sad", inside), mean(before, "mse", inside)
         ref_bf2 = mean(before, "bf2", inside)
 
-        def score(config: tuple[str, str], inside: list[int] = inside, ref_sad: float = ref_sad,
-                  ref_mse: float = ref_mse, ref_bf2: float = ref_bf2) -> float:
+        def score(
+            config: tuple[str, str],
+            inside: list[int] = inside,
+            ref_sad: float = ref_sad,
+            ref_mse: float = ref_mse,
+            ref_bf2: float = ref_bf2,
+        ) -> float:
             rows = results[config[0]]
             c = config[1]
             penalty = 1.0 if mean(rows, f"{c}_bf2", inside) < ref_bf2 else 0.0
-            return -(mean(rows, f"{c}_sad", inside) / ref_sad
-                     + mean(rows, f"{c}_mse", inside) / ref_mse) / 2 - penalty
+            return (
+                -(
+                    mean(rows, f"{c}_sad", inside) / ref_sad
+                    + mean(rows, f"{c}_mse", inside) / ref_mse
+                )
+                / 2
+                - penalty
+            )
 
         name, column = max(configs, key=score)
         rows = results[name]
@@ -222,17 +266,31 @@ def select(results: dict[str, list[dict[str, Any]]], before: list[dict[str, floa
         b_sad = mean(before, "sad", outside)
         t_mse = mean(rows, f"{column}_mse", outside)
         b_mse = mean(before, "mse", outside)
-        report["folds"].append({"tuned_on": sorted(tune_on), "zoom": name, "crf": column,
-                                "held_out_sad": t_sad, "held_out_mse": t_mse,
-                                "before_sad": b_sad, "before_mse": b_mse})
-        print(f"fold {fold + 1}: chose zoom {name}, CRF {column}; held out {len(outside)} objects: "
-              f"SAD {b_sad:.3f} -> {t_sad:.3f} ({t_sad / b_sad - 1:+.1%}), MSE {b_mse:.4f} -> "
-              f"{t_mse:.4f} ({t_mse / b_mse - 1:+.1%})")
+        report["folds"].append(
+            {
+                "tuned_on": sorted(tune_on),
+                "zoom": name,
+                "crf": column,
+                "held_out_sad": t_sad,
+                "held_out_mse": t_mse,
+                "before_sad": b_sad,
+                "before_mse": b_mse,
+            }
+        )
+        print(
+            f"fold {fold + 1}: chose zoom {name}, CRF {column}; held out {len(outside)} objects: "
+            f"SAD {b_sad:.3f} -> {t_sad:.3f} ({t_sad / b_sad - 1:+.1%}), MSE {b_mse:.4f} -> "
+            f"{t_mse:.4f} ({t_mse / b_mse - 1:+.1%})"
+        )
     m = {k: float(np.mean(v)) for k, v in held.items()}
     crf_gain = [a - b for a, b in zip(held["iou"], held["iou_crf_off"], strict=True)]
     all_gain = [a - b for a, b in zip(held["iou"], held["plain_off_iou"], strict=True)]
-    m.update(crf_gain=float(np.mean(crf_gain)), crf_worst=float(min(crf_gain)),
-             refinement_gain=float(np.mean(all_gain)), refinement_worst=float(min(all_gain)))
+    m.update(
+        crf_gain=float(np.mean(crf_gain)),
+        crf_worst=float(min(crf_gain)),
+        refinement_gain=float(np.mean(all_gain)),
+        refinement_worst=float(min(all_gain)),
+    )
     report["held_out"] = m
     print(
         f"held out, both folds ({len(held['sad'])} objects): SAD {m['before_sad']:.3f} -> "
@@ -275,15 +333,18 @@ def timing(photo_list: Sequence[Any], segmenter: Any, options: Any) -> dict[str,
             ratios.append((time.perf_counter() - start) / plain)
             passes.append(1 if window is None else 2)
     result = {"time_ratio": statistics.median(ratios), "passes": float(np.mean(passes))}
-    print(f"\nmodel stage with zoom {label(options)} vs the plain pass ({len(photos)} photos x "
-          f"{TIMING_ROUNDS} rounds, interleaved; median): x{result['time_ratio']:.2f}, "
-          f"{result['passes']:.2f} passes per photo")
+    print(
+        f"\nmodel stage with zoom {label(options)} vs the plain pass ({len(photos)} photos x "
+        f"{TIMING_ROUNDS} rounds, interleaved; median): x{result['time_ratio']:.2f}, "
+        f"{result['passes']:.2f} passes per photo"
+    )
     return result
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.quality_zoom",
-                                     description=(__doc__ or "").split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.quality_zoom", description=(__doc__ or "").split("\n")[0]
+    )
     from bench import quality
 
     parser.add_argument("--model", default=str(quality.DEFAULT_MODEL), help="the .tflite model")
@@ -313,7 +374,9 @@ def main(argv: list[str] | None = None) -> int:
     settings: dict[str, Any] = {"none": dataclasses.asdict(ZoomOptions())}
     from segmentation import crf
 
-    for geometry in QUICK_GEOMETRY if args.quick else GEOMETRY_GRID:
+    families: dict[str, list[str]] = {}
+    chosen_grid = QUICK_GEOMETRY if args.quick else GEOMETRY_GRID
+    for family, geometry in ((f, g) for f, gs in chosen_grid.items() for g in gs):
         views = zoomed_views(items, rgbs, segmenter, geometry)
         for fusion in _grid(FUSION_GRID):
             options = ZoomOptions(enabled=True, **geometry, **fusion)  # type: ignore[arg-type]
@@ -326,19 +389,34 @@ def main(argv: list[str] | None = None) -> int:
                     )
                 zoomed_items.append(item)
             name = label(options)
+            families.setdefault(family, []).append(name)
             results[name] = evaluate(zoomed_items, segmenter.name)
             settings[name] = dataclasses.asdict(options)
             rows = results[name]
-            print(f"  {name}: tuned SAD {mean(rows, 'tuned_sad'):.3f} MSE "
-                  f"{mean(rows, 'tuned_mse'):.4f} IoU {mean(rows, 'tuned_iou'):.3f}; off SAD "
-                  f"{mean(rows, 'off_sad'):.3f} MSE {mean(rows, 'off_mse'):.4f} IoU "
-                  f"{mean(rows, 'off_iou'):.3f}", flush=True)
+            print(
+                f"  {name}: tuned SAD {mean(rows, 'tuned_sad'):.3f} MSE "
+                f"{mean(rows, 'tuned_mse'):.4f} IoU {mean(rows, 'tuned_iou'):.3f}; off SAD "
+                f"{mean(rows, 'off_sad'):.3f} MSE {mean(rows, 'off_mse'):.4f} IoU "
+                f"{mean(rows, 'off_iou'):.3f}",
+                flush=True,
+            )
     print_variants(results, before)
-    report: dict[str, Any] = {"model": segmenter.name, "settings": settings, "objects": results,
-                              "before": before}
-    report["selection"] = select(results, before)
+    report: dict[str, Any] = {
+        "model": segmenter.name,
+        "settings": settings,
+        "objects": results,
+        "before": before,
+    }
+    print("\nall settings and none:")
+    report["selection"] = {"all": select(results, before)}
+    for family, names in families.items():
+        print(f"\n{family} only:")
+        report["selection"][family] = select(results, before, names)
     if args.timing:
-        report["timing"] = timing(photo_list, segmenter, ZoomOptions(enabled=True))
+        report["timing"] = {
+            family: timing(photo_list, segmenter, ZoomOptions(enabled=True, **geometries[-1]))
+            for family, geometries in chosen_grid.items()
+        }
     if args.json:
         args.json.write_text(json.dumps(report, indent=1, default=str))
         print(f"wrote {args.json}")

@@ -65,7 +65,9 @@ class Window:
     @property
     def zoom(self) -> float:
         """Network pixels per inference pixel along the longer side."""
-        return max(self.view_height / (self.bottom - self.top), self.view_width / (self.right - self.left))
+        return max(
+            self.view_height / (self.bottom - self.top), self.view_width / (self.right - self.left)
+        )
 
 
 def view_side(segmenter: object) -> int:
@@ -124,7 +126,9 @@ def _grown(start: int, stop: int, side: int, size: int, options: ZoomOptions) ->
     return max(0, math.floor(low)), min(size, math.ceil(high))
 
 
-def cut_view(photo: npt.NDArray[np.uint8], small_shape: tuple[int, int], window: Window) -> npt.NDArray[np.uint8]:
+def cut_view(
+    photo: npt.NDArray[np.uint8], small_shape: tuple[int, int], window: Window
+) -> npt.NDArray[np.uint8]:
     """The window of the full-resolution ``photo`` resampled to the view's size
     (``small_shape`` is the inference copy's (height, width), in whose pixels ``window`` is)."""
     sy, sx = photo.shape[0] / small_shape[0], photo.shape[1] / small_shape[1]
@@ -144,12 +148,16 @@ def edge_weight(
     if region.all() or not region.any():
         return np.zeros(region.shape, np.float32)
     # Pixels on either side of the edge are at distance ~1; centres are 0.5 px from it.
-    distance = np.where(
-        region, ndimage.distance_transform_edt(region), ndimage.distance_transform_edt(~region)
-    ) - 0.5
+    distance = (
+        np.where(
+            region, ndimage.distance_transform_edt(region), ndimage.distance_transform_edt(~region)
+        )
+        - 0.5
+    )
     ramp = max(options.ramp_px, 1e-6)
     share = np.clip((options.band_px + ramp - distance) / ramp, 0.0, 1.0)
-    return (share * options.weight).astype(np.float32)
+    weight: npt.NDArray[np.float32] = (share * options.weight).astype(np.float32)
+    return weight
 
 
 def fuse(

@@ -44,9 +44,12 @@ def test_window_holds_the_object_and_its_context() -> None:
     window = zoom.zoom_window(target, 513, ON)
     assert window is not None
     # A quarter of the object's size on each side (80 x 100 px object).
-    assert window.top <= 100 - 20 and window.bottom >= 180 + 20
-    assert window.left <= 200 - 25 and window.right >= 300 + 25
-    assert window.view_height <= 513 and window.view_width <= 513
+    assert window.top <= 100 - 20
+    assert window.bottom >= 180 + 20
+    assert window.left <= 200 - 25
+    assert window.right >= 300 + 25
+    assert window.view_height <= 513
+    assert window.view_width <= 513
 
 
 def test_a_small_object_gets_max_zoom_times_the_pixels() -> None:
@@ -56,7 +59,8 @@ def test_a_small_object_gets_max_zoom_times_the_pixels() -> None:
     assert window.zoom == pytest.approx(ON.max_zoom, rel=0.02)
     # The window grew around the object to the size the network sees at max_zoom.
     assert window.bottom - window.top == pytest.approx(513 / ON.max_zoom, abs=2)
-    assert window.top < 200 and window.bottom > 230
+    assert window.top < 200
+    assert window.bottom > 230
 
 
 def test_an_object_filling_the_photo_is_not_zoomed() -> None:
@@ -103,7 +107,8 @@ def test_the_zoom_never_removes_the_object() -> None:
     fused = zoom.fuse(plain, background, target, window, ON)
     kept = crf.target_probability(fused, CAT) > 0.5
     deep = edge_distance(target) > ON.band_px + ON.ramp_px + 1
-    assert deep.any() and np.all(kept[deep])
+    assert deep.any()
+    assert np.all(kept[deep])
 
 
 def test_the_view_is_cut_from_the_full_resolution_photo() -> None:
@@ -117,7 +122,8 @@ def test_the_view_is_cut_from_the_full_resolution_photo() -> None:
     probs = segmenter.predict(small)
     target = crf.target_probability(probs, CAT) > 0.5
     fused, window = zoom.zoom_probabilities(segmenter, photo, probs, target, ON)
-    assert window is not None and window.zoom > 1.2
+    assert window is not None
+    assert window.zoom > 1.2
     view = segmenter.views[-1]
     assert view.shape[:2] == (window.view_height, window.view_width)
     np.testing.assert_array_equal(view, zoom.cut_view(photo, small.shape[:2], window))
@@ -134,7 +140,8 @@ def test_off_the_probabilities_are_the_plain_pass() -> None:
     probs = segmenter.predict(photo)
     target = crf.target_probability(probs, CAT) > 0.5
     fused, window = zoom.zoom_probabilities(segmenter, photo, probs, target, ZoomOptions())
-    assert window is None and len(segmenter.views) == 1
+    assert window is None
+    assert len(segmenter.views) == 1
     np.testing.assert_array_equal(fused, probs)
 
 
@@ -146,10 +153,12 @@ def test_flip_and_tiles_run_more_views() -> None:
     target = crf.target_probability(probs, CAT) > 0.5
     options = ZoomOptions(enabled=True, flip=True, max_view=300)
     _, window = zoom.zoom_probabilities(segmenter, photo, probs, target, options)
-    assert window is not None and max(window.view_height, window.view_width) > 128
+    assert window is not None
+    assert max(window.view_height, window.view_width) > 128
     # Plain pass, then (tiles of the view) twice, mirrored the second time.
     tiles = (len(segmenter.views) - 1) // 2
-    assert tiles >= 4 and len(segmenter.views) == 1 + 2 * tiles
+    assert tiles >= 4
+    assert len(segmenter.views) == 1 + 2 * tiles
     assert all(v.shape[:2] == (128, 128) for v in segmenter.views[1:])
 
 
@@ -161,5 +170,6 @@ def test_the_pipeline_runs_the_zoom_pass_when_asked(two_animals: np.ndarray) -> 
         prediction = predict(data, segmenter, options)
         assert len(segmenter.views) == passes
         sticker = make_sticker(data, FixedInputColourSegmenter(), options)
-        assert sticker.target == "dog" and sticker.coverage > 0
+        assert sticker.target == "dog"
+        assert sticker.coverage > 0
         assert prediction.probs.shape[:2] == prediction.small.shape[:2]
