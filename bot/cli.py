@@ -98,6 +98,9 @@ def add_worker_command(subparsers: Any) -> None:
     parser.add_argument(
         "--tta", default=defaults["MODEL_TTA"].default, metavar="SPEC", help="as MODEL_TTA"
     )
+    parser.add_argument(
+        "--zoom", default=defaults["MODEL_ZOOM"].default, metavar="NAME", help="as MODEL_ZOOM"
+    )
     parser.add_argument("--model-threads", type=int, default=None, metavar="N")
     parser.add_argument(
         "--concurrency", type=int, default=1, metavar="N", help="models run side by side"
@@ -134,7 +137,7 @@ def run_worker_command(args: argparse.Namespace) -> int:
     from segmentation.errors import ModelUnavailable
     from segmentation.models.progress import LineProgress
     from segmentation.models.resolve import resolve_model
-    from segmentation.options import parse_tta
+    from segmentation.options import parse_tta, parse_zoom
     from segmentation.segmenter import load_segmenter
 
     if args.concurrency < 1:
@@ -144,6 +147,11 @@ def run_worker_command(args: argparse.Namespace) -> int:
         tta = parse_tta(args.tta)
     except ValueError as exc:
         print(f"stickerbot worker: --tta: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        zoom = parse_zoom(args.zoom)
+    except ValueError as exc:
+        print(f"stickerbot worker: --zoom: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     password = urlsplit(args.queue).password
     setup_logging(args.log_level.upper(), secrets=[password] if password else [])
@@ -179,6 +187,7 @@ def run_worker_command(args: argparse.Namespace) -> int:
                 max_attempts=args.max_attempts,
                 max_bytes=args.max_image_bytes,
                 grace_s=args.grace,
+                zoom=zoom,
             )
         )
     except ModelUnavailable as exc:

@@ -167,6 +167,42 @@ class ZoomOptions:
     max_view_across: int = 0
 
 
+# Named zoom settings (the CLI's --zoom, the bot's MODEL_ZOOM; README "Sticker quality" has
+# the measurements behind them, ``python -m bench.quality_zoom``). "view": one more pass, on
+# the object's window at up to 3x; "tiles": the window at up to 3x in at most two of the
+# network's input windows along its longer side (at most two more passes), so that an object
+# filling the photo is seen larger too.
+ZOOM_PRESETS: Final[dict[str, ZoomOptions]] = {
+    "off": ZoomOptions(),
+    "view": ZoomOptions(enabled=True, margin=0.25, max_zoom=3.0, band_px=8.0, weight=1.0),
+    "tiles": ZoomOptions(
+        enabled=True,
+        margin=0.15,
+        max_zoom=3.0,
+        max_view=898,
+        max_view_across=513,
+        band_px=16.0,
+        weight=0.5,
+    ),
+}
+DEFAULT_ZOOM: Final = "off"
+
+
+def parse_zoom(name: str) -> ZoomOptions:
+    """The zoom preset called ``name`` (:data:`ZOOM_PRESETS`). Raises ``ValueError``."""
+    try:
+        return ZOOM_PRESETS[name.strip().lower()]
+    except KeyError:
+        raise ValueError(
+            f"unknown zoom {name!r}; expected one of {', '.join(ZOOM_PRESETS)}"
+        ) from None
+
+
+def describe_zoom(options: ZoomOptions) -> str:
+    """The preset name of ``options`` (``"custom"`` when it is none of them)."""
+    return next((k for k, v in ZOOM_PRESETS.items() if v == options), "custom")
+
+
 @dataclass(frozen=True, slots=True)
 class StickerOptions:
     """Everything that shapes one sticker."""
