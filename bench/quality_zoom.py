@@ -75,6 +75,7 @@ def label(options: Any) -> str:
     view = f" v{options.max_view}" if options.max_view else ""
     view += f"x{options.max_view_across}" if options.max_view_across else ""
     view += f" min{options.min_zoom:g}" if options.min_zoom != 1.2 else ""
+    view += f" guard{options.min_area_ratio:g}" if options.min_area_ratio else ""
     return (
         f"m{options.margin:g} z{options.max_zoom:g}{flip}{view} b{options.band_px:g} "
         f"w{options.weight:g}"
@@ -87,7 +88,6 @@ def zoomed_views(
     """Per object: the zoom window and the view's class probabilities at the window's size."""
     from bench import quality
     from segmentation import crf, zoom
-    from segmentation.backends.probabilities import resize_probabilities
     from segmentation.options import ZoomOptions
 
     options = ZoomOptions(enabled=True, **geometry)  # type: ignore[arg-type]
@@ -99,12 +99,8 @@ def zoomed_views(
         if window is None:
             views.append((None, None))
             continue
-        view = zoom.cut_view(rgbs[item.photo], item.probs.shape[:2], window)
-        probs = zoom.predict_view(segmenter, view)
-        if options.flip:
-            mirrored = zoom.predict_view(segmenter, np.ascontiguousarray(view[:, ::-1]))
-            probs = (probs + mirrored[:, ::-1]) * np.float32(0.5)
-        probs = resize_probabilities(probs, window.bottom - window.top, window.right - window.left)
+        shape = (item.probs.shape[0], item.probs.shape[1])
+        probs = zoom.view_probabilities(segmenter, rgbs[item.photo], shape, window, options)
         views.append((window, probs))
         print(
             f"  {item.photo:<26} {quality._class_name(item.cls):<12} window "
@@ -307,7 +303,7 @@ def select(
 def timing(photo_list: Sequence[Any], segmenter: Any, options: Any) -> dict[str, float]:
     """Model stage per photo: plain pass vs plain + zoom (window, view, pass, fusion), as a
     ratio, interleaved round after round on the same photos; the medians."""
-    from segmentation import crf, zoom
+    from segmentation import zoom
     from segmentation.image import load_image, resize_longer_side
     from segmentation.options import StickerOptions
     from segmentation.pipeline import choose_target, detected_classes
@@ -328,8 +324,7 @@ def timing(photo_list: Sequence[Any], segmenter: Any, options: Any) -> dict[str,
             if not detected:
                 continue
             index = segmenter.classes.index(choose_target("auto", detected))
-            target = crf.target_probability(probs, index) > zoom.THRESHOLD
-            _, window = zoom.zoom_probabilities(segmenter, photo, probs, target, options)
+            _, window = zoom.zoom_probabilities(segmenter, photo, probs, index, options)
             ratios.append((time.perf_counter() - start) / plain)
             passes.append(1 if window is None else 2)
     result = {"time_ratio": statistics.median(ratios), "passes": float(np.mean(passes))}
@@ -357,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     from segmentation.image import load_image
     from segmentation.options import ZoomOptions
     from segmentation.segmenter import load_segmenter
-    from segmentation.zoom import fuse
+    from segmentation.zoom import fuse_object
 
     print(f"cpu: {cpu_name()}, {os.cpu_count()} logical cores")
     print("extensions: " + " ".join(f"{f}={'yes' if v else 'no'}" for f, v in cpu_flags().items()))
@@ -372,7 +367,6 @@ def main(argv: list[str] | None = None) -> int:
     before = before_rows(items, segmenter.name)
     results: dict[str, list[dict[str, Any]]] = {"none": evaluate(items, segmenter.name)}
     settings: dict[str, Any] = {"none": dataclasses.asdict(ZoomOptions())}
-    from segmentation import crf
 
     families: dict[str, list[str]] = {}
     chosen_grid = QUICK_GEOMETRY if args.quick else GEOMETRY_GRID
@@ -383,10 +377,8 @@ def main(argv: list[str] | None = None) -> int:
             zoomed_items = []
             for item, (window, probs) in zip(items, views, strict=True):
                 if window is not None:
-                    target = crf.target_probability(item.probs, item.cls) > 0.5
-                    item = dataclasses.replace(
-                        item, probs=fuse(item.probs, probs, target, window, options)
-                    )
+                    fused = fuse_object(item.probs, probs, item.cls, window, options)
+                    item = dataclasses.replace(item, probs=fused)
                 zoomed_items.append(item)
             name = label(options)
             families.setdefault(family, []).append(name)

@@ -165,6 +165,8 @@ class ZoomOptions:
     # shorter side at most ``max_view_across`` (0: as the longer).
     max_view: int = 0
     max_view_across: int = 0
+    # Not applied when it leaves the object less than this share of its pixels (0: always).
+    min_area_ratio: float = 0.0
 
 
 # Named zoom settings (the CLI's --zoom, the bot's MODEL_ZOOM; README "Sticker quality" has

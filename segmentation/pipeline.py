@@ -144,8 +144,7 @@ def zoom_edge(
 ) -> np.ndarray:
     """``probs`` with the object zoom pass (:mod:`segmentation.zoom`) fused in along the
     edge of class ``index``."""
-    target = crf.target_probability(probs, index) > zoom.THRESHOLD
-    fused, _ = zoom.zoom_probabilities(segmenter, photo, probs, target, options.zoom)
+    fused, _ = zoom.zoom_probabilities(segmenter, photo, probs, index, options.zoom)
     return fused
 
 

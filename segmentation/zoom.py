@@ -30,6 +30,7 @@ import numpy.typing as npt
 from PIL import Image
 from scipy import ndimage
 
+from segmentation import crf
 from segmentation.backends.probabilities import normalised, resize_probabilities
 from segmentation.options import ZoomOptions
 from segmentation.segmenter import Segmenter
@@ -191,27 +192,64 @@ def predict_view(segmenter: Segmenter, view: npt.NDArray[np.uint8]) -> npt.NDArr
     return predict_tiled(segmenter, view, size, min(TILE_OVERLAP, min(size) // 4))
 
 
-def zoom_probabilities(
+def view_probabilities(
     segmenter: Segmenter,
     photo: npt.NDArray[np.uint8],
-    probs: npt.NDArray[np.floating],
-    target: npt.NDArray[np.bool_],
+    small_shape: tuple[int, int],
+    window: Window,
     options: ZoomOptions,
-) -> tuple[npt.NDArray[np.float32], Window | None]:
-    """The plain pass's ``probs`` (at the inference copy's resolution) refined along the edge
-    of ``target`` by a second pass on the object's window of ``photo``; also the window
-    (None: no second pass, ``probs`` returned as they are)."""
-    plain = np.asarray(probs, dtype=np.float32)
-    if not options.enabled:
-        return plain, None
-    window = zoom_window(target, view_limits(segmenter, options), options)
-    if window is None:
-        return plain, None
-    view = cut_view(photo, (probs.shape[0], probs.shape[1]), window)
+) -> npt.NDArray[np.float32]:
+    """The network's class probabilities for ``window`` (of the inference copy, whose
+    (height, width) is ``small_shape``) seen in the full-resolution ``photo``, at the
+    window's size in inference pixels."""
+    view = cut_view(photo, small_shape, window)
     zoomed = predict_view(segmenter, view)
     if options.flip:
         mirrored = predict_view(segmenter, np.ascontiguousarray(view[:, ::-1]))[:, ::-1]
         zoomed = (zoomed + mirrored) * np.float32(0.5)
-    zoomed = resize_probabilities(zoomed, window.bottom - window.top, window.right - window.left)
+    resized: npt.NDArray[np.float32] = resize_probabilities(
+        zoomed, window.bottom - window.top, window.right - window.left
+    )
+    return resized
+
+
+def fuse_object(
+    probs: npt.NDArray[np.floating],
+    zoomed: npt.NDArray[np.floating],
+    index: int,
+    window: Window,
+    options: ZoomOptions,
+) -> npt.NDArray[np.float32]:
+    """:func:`fuse` along the edge of class ``index``; ``probs`` unchanged when that leaves
+    the object less than ``options.min_area_ratio`` of its pixels (a thin part lies wholly
+    within the band, and a zoomed view that misses it would take it away)."""
+    target = crf.target_probability(probs, index) > THRESHOLD
+    fused = fuse(probs, zoomed, target, window, options)
+    if options.min_area_ratio > 0:
+        after = np.count_nonzero(crf.target_probability(fused, index) > THRESHOLD)
+        if after < options.min_area_ratio * np.count_nonzero(target):
+            logger.debug("zoom pass kept %d of %d object pixels: not applied", after, target.sum())
+            return np.asarray(probs, dtype=np.float32)
+    return fused
+
+
+def zoom_probabilities(
+    segmenter: Segmenter,
+    photo: npt.NDArray[np.uint8],
+    probs: npt.NDArray[np.floating],
+    index: int,
+    options: ZoomOptions,
+) -> tuple[npt.NDArray[np.float32], Window | None]:
+    """The plain pass's ``probs`` (at the inference copy's resolution) refined along the edge
+    of class ``index`` by a second pass on the object's window of ``photo``; also the window
+    (None: no second pass, ``probs`` returned as they are)."""
+    plain = np.asarray(probs, dtype=np.float32)
+    if not options.enabled:
+        return plain, None
+    target = crf.target_probability(plain, index) > THRESHOLD
+    window = zoom_window(target, view_limits(segmenter, options), options)
+    if window is None:
+        return plain, None
+    zoomed = view_probabilities(segmenter, photo, (plain.shape[0], plain.shape[1]), window, options)
     logger.debug("zoom pass: window %s, %.2fx", window, window.zoom)
-    return fuse(plain, zoomed, target, window, options), window
+    return fuse_object(plain, zoomed, index, window, options), window

@@ -120,8 +120,7 @@ def test_the_view_is_cut_from_the_full_resolution_photo() -> None:
     small = resize_longer_side(photo, 512)
     segmenter = FixedInputColourSegmenter()
     probs = segmenter.predict(small)
-    target = crf.target_probability(probs, CAT) > 0.5
-    fused, window = zoom.zoom_probabilities(segmenter, photo, probs, target, ON)
+    fused, window = zoom.zoom_probabilities(segmenter, photo, probs, CAT, ON)
     assert window is not None
     assert window.zoom > 1.2
     view = segmenter.views[-1]
@@ -138,8 +137,7 @@ def test_off_the_probabilities_are_the_plain_pass() -> None:
     photo = np.full((300, 400, 3), 120, np.uint8)
     photo[100:160, 100:180] = (220, 40, 40)
     probs = segmenter.predict(photo)
-    target = crf.target_probability(probs, CAT) > 0.5
-    fused, window = zoom.zoom_probabilities(segmenter, photo, probs, target, ZoomOptions())
+    fused, window = zoom.zoom_probabilities(segmenter, photo, probs, CAT, ZoomOptions())
     assert window is None
     assert len(segmenter.views) == 1
     np.testing.assert_array_equal(fused, probs)
@@ -150,9 +148,8 @@ def test_flip_and_tiles_run_more_views() -> None:
     photo[150:250, 150:250] = (220, 40, 40)
     segmenter = FixedInputColourSegmenter(side=128)
     probs = segmenter.predict(photo)
-    target = crf.target_probability(probs, CAT) > 0.5
     options = ZoomOptions(enabled=True, flip=True, max_view=300)
-    _, window = zoom.zoom_probabilities(segmenter, photo, probs, target, options)
+    _, window = zoom.zoom_probabilities(segmenter, photo, probs, CAT, options)
     assert window is not None
     assert max(window.view_height, window.view_width) > 128
     # Plain pass, then (tiles of the view) twice, mirrored the second time.
