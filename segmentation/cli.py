@@ -657,5 +657,5 @@ def _run_export(args: argparse.Namespace) -> int:
 
 
 def _engine(backend: str, precision: str) -> str:
-    """ "tflite" for a model that runs at its own precision, else "openvino bf16" and such."""
+    """"tflite" for a model that runs at its own precision, else "openvino bf16" and such."""
     return backend if precision == MODEL_PRECISION else f"{backend} {precision}"
