@@ -197,3 +197,19 @@ def test_zoom_presets_parse_and_name_themselves() -> None:
         assert describe_zoom(options) == name
     with pytest.raises(ValueError, match="'huge'"):
         parse_zoom("huge")
+
+
+def test_the_area_guard_keeps_a_thin_part_the_zoomed_view_misses() -> None:
+    # A 4 px wide leg: every pixel of it lies within the band of its own edge.
+    target = box_mask((200, 200), 40, 160, 98, 102)
+    plain = _probs_with(target, 0.95)
+    window = zoom.zoom_window(target, 513, ON)
+    assert window is not None
+    h, w = window.bottom - window.top, window.right - window.left
+    background = np.zeros((h, w, NUM_CLASSES), np.float32)
+    background[..., 0] = 1.0
+    unguarded = zoom.fuse_object(plain, background, CAT, window, ON)
+    assert not np.any(crf.target_probability(unguarded, CAT) > 0.5)
+    guarded = ZoomOptions(enabled=True, min_area_ratio=0.8)
+    kept = zoom.fuse_object(plain, background, CAT, window, guarded)
+    np.testing.assert_array_equal(kept, plain)
