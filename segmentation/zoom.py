@@ -172,11 +172,12 @@ def fuse(
     size in inference pixels) blended in along ``target``'s edge (:func:`edge_weight`);
     every pixel outside the band keeps ``probs``' value exactly."""
     result = np.array(probs, dtype=np.float32, copy=True)
-    share = edge_weight(target, window, options)[..., np.newaxis]
+    share = edge_weight(target, window, options)
+    changed = share > 0
     region = result[window.top : window.bottom, window.left : window.right]
-    blended = region * (1.0 - share) + np.asarray(zoomed, np.float32) * share
-    changed = share[..., 0] > 0
-    region[changed] = normalised(blended[changed])
+    weight = share[changed][:, np.newaxis]
+    blended = region[changed] * (1.0 - weight) + np.asarray(zoomed, np.float32)[changed] * weight
+    region[changed] = normalised(blended)
     return result
 
 
@@ -219,16 +220,23 @@ def fuse_object(
     index: int,
     window: Window,
     options: ZoomOptions,
+    target: npt.NDArray[np.bool_] | None = None,
 ) -> npt.NDArray[np.float32]:
-    """:func:`fuse` along the edge of class ``index``; ``probs`` unchanged when that leaves
-    the object less than ``options.min_area_ratio`` of its pixels (a thin part lies wholly
-    within the band, and a zoomed view that misses it would take it away)."""
-    target = crf.target_probability(probs, index) > THRESHOLD
+    """:func:`fuse` along the edge of class ``index`` (``target``: its mask in ``probs``, if
+    known); ``probs`` unchanged when that leaves the object less than
+    ``options.min_area_ratio`` of its pixels (a thin part lies wholly within the band, and a
+    zoomed view that misses it would take it away)."""
+    if target is None:
+        target = crf.target_probability(probs, index) > THRESHOLD
     fused = fuse(probs, zoomed, target, window, options)
     if options.min_area_ratio > 0:
-        after = np.count_nonzero(crf.target_probability(fused, index) > THRESHOLD)
-        if after < options.min_area_ratio * np.count_nonzero(target):
-            logger.debug("zoom pass kept %d of %d object pixels: not applied", after, target.sum())
+        # Only the window changed: count the object there before and after.
+        inside = (slice(window.top, window.bottom), slice(window.left, window.right))
+        after_window = crf.target_probability(fused[inside], index) > THRESHOLD
+        before = int(np.count_nonzero(target))
+        after = before - int(np.count_nonzero(target[inside])) + int(np.count_nonzero(after_window))
+        if after < options.min_area_ratio * before:
+            logger.debug("zoom pass kept %d of %d object pixels: not applied", after, before)
             return np.asarray(probs, dtype=np.float32)
     return fused
 
@@ -252,4 +260,4 @@ def zoom_probabilities(
         return plain, None
     zoomed = view_probabilities(segmenter, photo, (plain.shape[0], plain.shape[1]), window, options)
     logger.debug("zoom pass: window %s, %.2fx", window, window.zoom)
-    return fuse_object(plain, zoomed, index, window, options), window
+    return fuse_object(plain, zoomed, index, window, options, target), window
