@@ -173,10 +173,13 @@ class ZoomOptions:
 # the measurements behind them, ``python -m bench.quality_zoom``). "view": one more pass, on
 # the object's window at up to 3x; "tiles": the window at up to 3x in at most two of the
 # network's input windows along its longer side (at most two more passes), so that an object
-# filling the photo is seen larger too.
+# filling the photo is seen larger too. Band and share: the 2-fold choice of both folds
+# ("view") and the best on all dev photos ("tiles"); the area guard fixed at 0.8.
 ZOOM_PRESETS: Final[dict[str, ZoomOptions]] = {
     "off": ZoomOptions(),
-    "view": ZoomOptions(enabled=True, margin=0.25, max_zoom=3.0, band_px=8.0, weight=1.0),
+    "view": ZoomOptions(
+        enabled=True, margin=0.25, max_zoom=3.0, band_px=16.0, weight=1.0, min_area_ratio=0.8
+    ),
     "tiles": ZoomOptions(
         enabled=True,
         margin=0.15,
@@ -184,7 +187,8 @@ ZOOM_PRESETS: Final[dict[str, ZoomOptions]] = {
         max_view=898,
         max_view_across=513,
         band_px=16.0,
-        weight=0.5,
+        weight=1.0,
+        min_area_ratio=0.8,
     ),
 }
 DEFAULT_ZOOM: Final = "off"
