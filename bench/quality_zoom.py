@@ -98,7 +98,8 @@ def zoomed_views(
     views = []
     for item in items:
         target = crf.target_probability(item.probs, item.cls) > zoom.THRESHOLD
-        window = zoom.zoom_window(target, side, options)
+        base = zoom.plain_scale(segmenter, (item.probs.shape[0], item.probs.shape[1]))
+        window = zoom.zoom_window(target, side, options, base)
         if window is None:
             views.append((None, None))
             continue

@@ -86,12 +86,26 @@ def view_limits(segmenter: object, options: ZoomOptions) -> tuple[int, int]:
     return longer, min(longer, options.max_view_across or longer)
 
 
+def plain_scale(segmenter: object, small_shape: tuple[int, int]) -> float:
+    """Network pixels per inference pixel in the plain pass: a fixed-input network enlarges
+    an inference copy smaller than its input (a 384 px photo fills DeepLab's 513), others
+    see it as it is."""
+    size = getattr(segmenter, "input_size", None)
+    if size is None:
+        return 1.0
+    return max(1.0, min(int(size[0]) / small_shape[0], int(size[1]) / small_shape[1]))
+
+
 def zoom_window(
-    target: npt.NDArray[np.bool_], limits: int | tuple[int, int], options: ZoomOptions
+    target: npt.NDArray[np.bool_],
+    limits: int | tuple[int, int],
+    options: ZoomOptions,
+    base: float = 1.0,
 ) -> Window | None:
     """The window of the inference copy to look at again, for the object ``target``
     (``H x W`` bool at the inference copy's resolution), or None when the zoom would gain
-    less than ``options.min_zoom`` (an object filling the photo) or ``target`` is empty.
+    less than ``options.min_zoom`` over the plain pass's ``base`` network pixels per
+    inference pixel (an object filling the photo) or ``target`` is empty.
 
     The object's bounding box is grown by ``options.margin`` of its size on each side; a
     window smaller than ``side / options.max_zoom`` is grown about its centre to that, so
@@ -108,7 +122,7 @@ def zoom_window(
     left, right = _grown(int(cols[0]), int(cols[-1]) + 1, side, width, options)
     longer, shorter = sorted((bottom - top, right - left), reverse=True)
     zoom = min(side / longer, across / shorter, options.max_zoom)
-    if zoom < options.min_zoom:
+    if zoom < options.min_zoom * base:
         return None
     view_h = max(1, round((bottom - top) * zoom))
     view_w = max(1, round((right - left) * zoom))
@@ -255,7 +269,8 @@ def zoom_probabilities(
     if not options.enabled:
         return plain, None
     target = crf.target_probability(plain, index) > THRESHOLD
-    window = zoom_window(target, view_limits(segmenter, options), options)
+    base = plain_scale(segmenter, (plain.shape[0], plain.shape[1]))
+    window = zoom_window(target, view_limits(segmenter, options), options, base)
     if window is None:
         return plain, None
     zoomed = view_probabilities(segmenter, photo, (plain.shape[0], plain.shape[1]), window, options)

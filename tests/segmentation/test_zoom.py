@@ -213,3 +213,17 @@ def test_the_area_guard_keeps_a_thin_part_the_zoomed_view_misses() -> None:
     guarded = ZoomOptions(enabled=True, min_area_ratio=0.8)
     kept = zoom.fuse_object(plain, background, CAT, window, guarded)
     np.testing.assert_array_equal(kept, plain)
+
+
+def test_no_second_pass_when_the_plain_pass_saw_as_many_pixels() -> None:
+    # A 300 px photo: the fixed 513 px input already enlarges it 1.7x in the plain pass, so a
+    # window of the whole object at 1.7x gains nothing.
+    photo = np.full((300, 300, 3), 120, np.uint8)
+    photo[20:280, 30:270] = (220, 40, 40)
+    segmenter = FixedInputColourSegmenter()
+    probs = segmenter.predict(photo)
+    assert zoom.plain_scale(segmenter, (300, 300)) == pytest.approx(513 / 300)
+    fused, window = zoom.zoom_probabilities(segmenter, photo, probs, CAT, ON)
+    assert window is None
+    assert len(segmenter.views) == 1
+    np.testing.assert_array_equal(fused, probs)
