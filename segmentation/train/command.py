@@ -159,7 +159,7 @@ def add_train(commands: Any) -> None:
         action="store_true",
         help="leave out (and count) bad pairs instead of stopping",
     )
-    from segmentation.cli_models import add_cache_arguments
+    from segmentation.cli.arguments import add_cache_arguments
 
     add_cache_arguments(train)  # --cache-dir, --mirror: where VGG-16 comes from
     train.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -312,7 +312,7 @@ def run_train(args: argparse.Namespace) -> int:
         for config in configs:
             _run_stage(args, config, kept, validate)
     except ModelUnavailable as exc:
-        from segmentation.cli import EXIT_MODEL
+        from segmentation.cli.exits import EXIT_MODEL
 
         print(f"stickerbot train: {exc}", file=sys.stderr)
         return EXIT_MODEL

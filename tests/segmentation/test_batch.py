@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from segmentation import cli, cli_models
+from segmentation import cli
 from segmentation.batch import expand, output_names
+from segmentation.cli import opening
 from segmentation.options import StickerOptions
 from segmentation.pipeline import STAGES, finish, make_sticker, predict
 from tests.conftest import encode
@@ -42,7 +43,7 @@ def folder(tmp_path: Path) -> Path:
 @pytest.fixture(autouse=True)
 def standin_model(monkeypatch: pytest.MonkeyPatch) -> None:
     """The CLI's model is the colour stand-in (red is ``cat``): no download, no TensorFlow."""
-    monkeypatch.setattr(cli_models, "open_segmenter", lambda *_a, **_k: ColourSegmenter())
+    monkeypatch.setattr(opening, "open_segmenter", lambda *_a, **_k: ColourSegmenter())
 
 
 def test_a_folder_gives_files_lines_a_summary_and_the_worst_exit_code(

@@ -1,4 +1,5 @@
-"""``stickerbot`` end to end: every command and exit code, in-process and as a real process."""
+"""``stickerbot make`` end to end: flags, outputs and exit codes, in-process and as a real
+process (many photos at once: tests/segmentation/test_batch.py)."""
 
 from __future__ import annotations
 
@@ -17,40 +18,6 @@ from tests.conftest import encode
 
 # The installed console script, beside this interpreter (the package is installed editable).
 CONSOLE_SCRIPT = str(Path(sys.executable).parent / "stickerbot")
-
-
-def test_help_does_not_import_tensorflow() -> None:
-    code = (
-        "import sys\n"
-        "from bot.cli import main\n"
-        "sys.argv = ['stickerbot', '--help']\n"
-        "try:\n"
-        "    main()\n"
-        "except SystemExit:\n"
-        "    pass\n"
-        "heavy = [m for m in ('tensorflow', 'telegram', 'keras', 'aiohttp') if m in sys.modules]\n"
-        "print('HEAVY', heavy)\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
-    assert "make" in result.stdout
-    assert "classes" in result.stdout
-    assert "weights" in result.stdout
-    assert "HEAVY []" in result.stdout
-
-
-def test_no_command_prints_usage(capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main([]) == cli.EXIT_USAGE
-    assert "usage: stickerbot" in capsys.readouterr().err
-
-
-def test_classes_lists_names_and_aliases(capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["classes"]) == 0
-    out = capsys.readouterr().out.splitlines()
-    assert len(out) == 21  # auto + 20 classes
-    assert any(line.startswith("person") and "people" in line for line in out)
-    assert any(line.startswith("tvmonitor") and "tv" in line for line in out)
 
 
 def test_unknown_class_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
@@ -90,38 +57,6 @@ def test_make_at_a_precision_without_an_export_says_how_to_export(
     )
     assert code == cli.EXIT_MODEL
     assert "stickerbot export --precision int8-dynamic" in capsys.readouterr().err
-
-
-def test_export_needs_a_known_precision_and_the_weights(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    with pytest.raises(SystemExit):
-        cli.main(["export", "--precision", "int4"])
-    assert "invalid choice: 'int4'" in capsys.readouterr().err
-    code = cli.main(["export", "--precision", "int8-dynamic", "--cache-dir", str(tmp_path)])
-    assert code == cli.EXIT_MODEL
-    assert "stickerbot weights download" in capsys.readouterr().err
-
-
-def test_export_writes_files_that_make_uses(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """`export` converts the cached weights per bucket; `make --precision` then runs them."""
-    from segmentation import export
-    from segmentation.fcn8s import Fcn8sConfig, build_fcn8s
-    from tests.segmentation.checkpoints import TINY_FC_UNITS, TINY_WIDTHS
-
-    tiny = build_fcn8s(config=Fcn8sConfig(widths=TINY_WIDTHS, fc_units=TINY_FC_UNITS))
-    monkeypatch.setattr("segmentation.weights.load_fcn8s", lambda **_: tiny)
-    real_export = export.export
-    monkeypatch.setattr(
-        export, "export", lambda *a, **k: real_export(*a, **{**k, "buckets": [(64, 96)]})
-    )
-    code = cli.main(["export", "--precision", "int8-dynamic", "--cache-dir", str(tmp_path)])
-    assert code == 0
-    written = tmp_path / "fcn8s_voc2012.int8-dynamic.64x96.tflite"
-    assert f"wrote:    {written}" in capsys.readouterr().out
-    assert written.stat().st_size > 0
 
 
 @pytest.mark.slow

@@ -1,0 +1,103 @@
+"""The flags several commands share: ``--model`` with the cache and mirror flags,
+``--precision``, ``--backend`` and ``--calibration`` (and reading the photos it names).
+
+The library modules are imported for their names only (no TensorFlow)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from segmentation.errors import ModelUnavailable
+from segmentation.models.resolve import AUTO
+from segmentation.models.store import MIRROR_ENV, mirror_from_environment
+
+if TYPE_CHECKING:
+    import numpy as np
+
+MODEL_HELP = (
+    "'auto' (default: the most accurate installed model, else DeepLabV3 MobileNetV2, "
+    "downloaded on first use), a name from `stickerbot models`, or a model file "
+    "(.tflite, .pb frozen graph, FCN-8s .weights.h5, or a .model.json made by "
+    "`stickerbot train`, with its own classes)"
+)
+
+
+def add_model_arguments(parser: Any) -> None:
+    """``--model``, ``--cache-dir`` and ``--mirror`` (for every command that opens a model)."""
+    parser.add_argument("--model", default=AUTO, metavar="auto|NAME|PATH", help=MODEL_HELP)
+    add_cache_arguments(parser)
+
+
+def add_cache_arguments(parser: Any) -> None:
+    parser.add_argument("--cache-dir", type=Path, help="model cache (default ~/.cache/stickerbot)")
+    parser.add_argument(
+        "--mirror",
+        default=None,
+        metavar="URL|DIR",
+        help=f"fetch models only from this base URL or folder (default: ${MIRROR_ENV})",
+    )
+
+
+def mirror(args: argparse.Namespace) -> str | None:
+    """Where models come from: ``--mirror``, else the environment's mirror, else ``None``."""
+    return args.mirror or mirror_from_environment()
+
+
+def add_precision(
+    parser: Any, text: str, *, default: str | None = "fp32", choices: str = "export"
+) -> None:
+    """``--precision`` among the ``"model"`` (what a backend computes in) or ``"export"``
+    precisions."""
+    from segmentation.export import PRECISIONS as EXPORTS
+    from segmentation.segmenter import PRECISIONS
+
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS if choices == "model" else EXPORTS,
+        default=default,
+        required=default is None,
+        help=text,
+    )
+
+
+def add_backend(parser: Any) -> None:
+    """``--backend``: the engine that runs the model (``auto``: the fastest installed)."""
+    from segmentation.segmenter import AUTO, BACKENDS
+
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=AUTO,
+        help="engine: tensorflow (Keras; tf.lite for .tflite), openvino, tflite (LiteRT), or "
+        "auto (default): the fastest installed for the model, as `python -m bench` measured; "
+        "the output says which ran",
+    )
+
+
+def add_calibration(parser: Any, text: str) -> None:
+    parser.add_argument(
+        "--calibration", type=Path, nargs="+", metavar="PHOTO|DIR", default=None, help=text
+    )
+
+
+def calibration_photos(specs: Sequence[Path] | None) -> list[np.ndarray] | None:
+    """The photos ``--calibration`` names (folders: their image files), decoded; ``None``
+    when it was not given. An unreadable path is a usage error (``ModelUnavailable``)."""
+    if not specs:
+        return None
+    from segmentation.batch import expand
+    from segmentation.image import load_image
+
+    try:
+        paths = expand(specs)
+        photos = [load_image(path.read_bytes()) for path in paths]
+    except OSError as exc:
+        raise ModelUnavailable(f"cannot read the calibration photos: {exc}") from exc
+    if not photos:
+        raise ModelUnavailable(
+            "no calibration photos in " + ", ".join(repr(str(spec)) for spec in specs)
+        )
+    return photos
