@@ -172,23 +172,6 @@ def test_the_pipeline_runs_the_zoom_pass_when_asked(two_animals: np.ndarray) -> 
         assert prediction.probs.shape[:2] == prediction.small.shape[:2]
 
 
-def test_the_cli_flags_choose_a_zoom_preset(capsys: pytest.CaptureFixture[str]) -> None:
-    from segmentation import cli
-    from segmentation.options import ZOOM_PRESETS
-
-    parser = cli.build_parser()
-    for flags, name in (
-        ([], "off"),
-        (["--zoom", "tiles"], "tiles"),
-        (["--zoom", "view", "--no-zoom"], "off"),
-    ):
-        args = parser.parse_args(["make", "skimage:chelsea", *flags])
-        assert cli._make_options(args).zoom == ZOOM_PRESETS[name]
-    with pytest.raises(SystemExit):
-        parser.parse_args(["make", "skimage:chelsea", "--zoom", "huge"])
-    assert "'huge'" in capsys.readouterr().err
-
-
 def test_zoom_presets_parse_and_name_themselves() -> None:
     from segmentation.options import ZOOM_PRESETS, describe_zoom, parse_zoom
 
