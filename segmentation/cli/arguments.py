@@ -31,14 +31,27 @@ def add_model_arguments(parser: Any) -> None:
     add_cache_arguments(parser)
 
 
-def add_cache_arguments(parser: Any) -> None:
-    parser.add_argument("--cache-dir", type=Path, help="model cache (default ~/.cache/stickerbot)")
+CACHE_HELP = "model cache (default $XDG_CACHE_HOME/stickerbot, else ~/.cache/stickerbot)"
+
+
+def add_cache_arguments(parser: Any, *, inherited: bool = False) -> None:
+    """``--cache-dir`` and ``--mirror``. ``inherited``: ``parser`` is an action under a command
+    that has them too (``stickerbot models --mirror DIR download NAME``); the action's flags then
+    set nothing when absent, so the command's value is not overwritten by the action's default
+    (argparse's sub-parsers write their defaults over the parent's values)."""
+    add_cache_dir(parser, inherited=inherited)
     parser.add_argument(
         "--mirror",
-        default=None,
+        default=argparse.SUPPRESS if inherited else None,
         metavar="URL|DIR",
         help=f"fetch models only from this base URL or folder (default: ${MIRROR_ENV})",
     )
+
+
+def add_cache_dir(parser: Any, *, inherited: bool = False) -> None:
+    """``--cache-dir`` alone (``inherited`` as for :func:`add_cache_arguments`)."""
+    absent = argparse.SUPPRESS if inherited else None
+    parser.add_argument("--cache-dir", type=Path, default=absent, metavar="DIR", help=CACHE_HELP)
 
 
 def mirror(args: argparse.Namespace) -> str | None:

@@ -24,9 +24,14 @@ def add_classes(commands: Any) -> None:
 
 
 def _run_classes(args: argparse.Namespace) -> int:
+    from segmentation.models.registry import lookup
+    from segmentation.models.resolve import model_file
     from segmentation.trained import model_classes
 
-    classes = model_classes(args.model)
+    spec = args.model.strip()
+    if spec != AUTO and lookup(spec) is None:
+        model_file(spec)  # a misspelt name or path says so (exit 5), as `make` does
+    classes = model_classes(spec)
     print(f"{AUTO:<12} the largest object found (default)")
     for index, name in enumerate(classes):
         if index == 0:

@@ -23,7 +23,9 @@ def add_evaluate_command(commands: Any) -> None:
         "ImageSets/Segmentation/SPLIT.txt, JPEGImages/, SegmentationClass/) or a folder with "
         "images/ and masks/ (same stems, single-channel or palette PNG class indices).",
     )
-    evaluate.add_argument("data", type=Path, metavar="DATA")
+    evaluate.add_argument(
+        "data", type=Path, metavar="DATA", help="the dataset folder (the layouts above)"
+    )
     add_model_arguments(evaluate)
     evaluate.add_argument("--split", default="val", help="VOC split list (default: val)")
     evaluate.add_argument("--limit", type=int, metavar="N", help="only the first N samples")

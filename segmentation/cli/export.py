@@ -8,7 +8,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from segmentation.cli.arguments import add_calibration, add_precision, calibration_photos
+from segmentation.cli.arguments import (
+    add_cache_dir,
+    add_calibration,
+    add_precision,
+    calibration_photos,
+)
 from segmentation.cli.exits import EXIT_OK, EXIT_USAGE
 from segmentation.errors import ModelUnavailable
 
@@ -23,7 +28,7 @@ def add_export(commands: Any) -> None:
     )
     add_precision(export, "precision of the export", default=None)
     export.add_argument("--weights", type=Path, help="FCN-8s .weights.h5 (default: in the cache)")
-    export.add_argument("--cache-dir", type=Path, help="default ~/.cache/stickerbot")
+    add_cache_dir(export)
     add_calibration(
         export, "int8: photos or folders of photos to calibrate on (default: scikit-image's)"
     )

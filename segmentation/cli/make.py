@@ -28,6 +28,11 @@ if TYPE_CHECKING:
 # The precision a backend reports for a model file that runs as it was built (a .tflite).
 MODEL_PRECISION = "model"
 
+# What a sticker made beside its photo is named (cat.jpg -> cat.sticker.png). A folder's
+# files with this ending are left out, so a second `stickerbot make DIR` does not make
+# stickers of the first run's stickers.
+STICKER_SUFFIX = ".sticker.png"
+
 # Real photos shipped inside scikit-image, usable as INPUT without any download.
 SAMPLE_PREFIX = "skimage:"
 SAMPLES = {
@@ -53,7 +58,8 @@ def add_make(commands: Any) -> None:
         "input",
         metavar="INPUT",
         nargs="+",
-        help=f"photo files or folders (their JPEG, PNG, WEBP... files), or (alone) a sample photo "
+        help=f"photo files or folders (their JPEG, PNG, WEBP... files, less the *{STICKER_SUFFIX} "
+        "stickers made beside them), or (alone) a sample photo "
         f"shipped with scikit-image: {', '.join(SAMPLE_PREFIX + name for name in SAMPLES)}",
     )
     make.add_argument(
@@ -111,6 +117,19 @@ def add_make(commands: Any) -> None:
         "mirrored, probabilities averaged: 'off', or scales and 'flip' by commas, e.g. "
         f"'1,1.5,flip' (default: {DEFAULT_TTA}); more passes, more model time",
     )
+    from segmentation.options import DEFAULT_ZOOM, ZOOM_PRESETS
+
+    make.add_argument(
+        "--zoom",
+        choices=list(ZOOM_PRESETS),
+        default=DEFAULT_ZOOM,
+        help="object zoom: the network looks again at the object's window of the full photo "
+        "and its answer counts along the object's edge: 'view' one more pass, 'tiles' up to "
+        f"two more (default: {DEFAULT_ZOOM})",
+    )
+    make.add_argument(
+        "--no-zoom", dest="zoom", action="store_const", const="off", help="same as --zoom off"
+    )
     make.add_argument(
         "--mask-out",
         type=Path,
@@ -155,8 +174,9 @@ def _add_sticker_look(make: Any) -> None:
         dest="crf_preset",
         choices=[TUNED, *CRF_PRESETS, CRF_OFF],
         default=TUNED,
-        help="CRF parameters: tuned for the model (default), the seed post's, or off "
-        "(same as --no-crf)",
+        help="CRF parameters: tuned for the model (default: deeplab, or fcn8s for FCN-8s), "
+        "a preset by name (seed: the seed post's; deeplab: tuned on real photos, with the "
+        "edge band; fcn8s: the seed's), or off (same as --no-crf)",
     )
     look.add_argument(
         "--edge",
@@ -168,8 +188,9 @@ def _add_sticker_look(make: Any) -> None:
         "--style",
         choices=list(OUTLINE_STYLES),
         default="stroke",
-        help="outline: a white stroke outside the object (default), the seed's light band "
-        "inside the edge, or none",
+        help="outline: a white stroke outside the object (stroke, the default), the same "
+        "with a soft drop shadow (shadow), the seed's light band inside the edge (seed), or "
+        "none",
     )
     look.add_argument(
         "--stroke-width",
@@ -183,7 +204,9 @@ def _add_sticker_look(make: Any) -> None:
         metavar="#RRGGBB",
         help="outline colour (default: white for stroke, #f8f8f8 for seed)",
     )
-    look.add_argument("--shadow", action="store_true", help="add a soft drop shadow")
+    look.add_argument(
+        "--shadow", action="store_true", help="add a soft drop shadow (to any --style)"
+    )
 
 
 def _colour(text: str) -> tuple[int, int, int]:
@@ -233,7 +256,7 @@ class UnknownSample(Exception):
 
 def _make_options(args: argparse.Namespace) -> StickerOptions:
     from segmentation.limits import DEFAULT_INFERENCE_SIDE
-    from segmentation.options import StickerOptions
+    from segmentation.options import StickerOptions, parse_zoom
     from segmentation.trained import model_classes
 
     return StickerOptions(
@@ -246,6 +269,7 @@ def _make_options(args: argparse.Namespace) -> StickerOptions:
         soft_edge=args.edge == "soft",
         inference_side=args.inference_side or DEFAULT_INFERENCE_SIDE,
         webp=args.webp_out is not None,
+        zoom=parse_zoom(args.zoom),
     )
 
 
@@ -269,6 +293,9 @@ def _run_make(args: argparse.Namespace) -> int:
     ):
         return _run_make_many(args)
     options = _make_options(args)
+    if (problem := _missing_folder(args)) is not None:
+        print(f"stickerbot make: error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         data, stem = _read_input(args.input[0])
     except UnknownSample as exc:
@@ -282,7 +309,7 @@ def _run_make(args: argparse.Namespace) -> int:
     with quiet_native_stderr(enabled=args.verbose == 0):
         sticker = make_sticker(data, segmenter, options)
 
-    output: Path = args.output or stem.with_name(stem.name + ".sticker.png")
+    output: Path = args.output or stem.with_name(stem.name + STICKER_SUFFIX)
     output.write_bytes(sticker.png)
     outputs = {"png": str(output)}
     if args.webp_out is not None and sticker.webp is not None:
@@ -298,11 +325,15 @@ def _run_make(args: argparse.Namespace) -> int:
         from segmentation.cli.batch import sticker_report
 
         report = {
+            # As each line of a folder's run says (`stickerbot make DIR --json | jq .status`).
+            "input": args.input[0],
+            "status": "made",
             **sticker_report(sticker, segmenter.name),
             "style": args.style,
             "backend": segmenter.backend,
             "precision": segmenter.precision,
             "tta": describe_tta(args.tta),
+            "zoom": args.zoom,
             "outputs": outputs,
         }
         print(json.dumps(report))
@@ -314,7 +345,8 @@ def _run_make(args: argparse.Namespace) -> int:
             f"target:   {sticker.target} (coverage {sticker.coverage:.1%}, "
             f"crf {'on' if sticker.crf else 'off'}, model {segmenter.name} on "
             f"{_engine(segmenter.backend, segmenter.precision)}"
-            f"{', tta ' + describe_tta(args.tta) if args.tta.enabled else ''})"
+            f"{', tta ' + describe_tta(args.tta) if args.tta.enabled else ''}"
+            f"{', zoom ' + args.zoom if args.zoom != 'off' else ''})"
         )
         print(f"timings:  {times}")
         for kind, path in outputs.items():
@@ -339,7 +371,7 @@ def _run_make_many(args: argparse.Namespace) -> int:
     from segmentation.cli.batch import make_many
 
     try:
-        photos = expand(Path(spec) for spec in args.input)
+        photos = expand((Path(spec) for spec in args.input), skip=_is_sticker)
     except FileNotFoundError as exc:
         print(f"stickerbot make: error: cannot read {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -349,11 +381,26 @@ def _run_make_many(args: argparse.Namespace) -> int:
     if args.output is not None:
         outputs = output_names(photos, args.output)
     else:
-        outputs = {photo: photo.with_name(photo.stem + ".sticker.png") for photo in photos}
+        outputs = {photo: photo.with_name(photo.stem + STICKER_SUFFIX) for photo in photos}
     segmenter = _load_model(args)
     # Not muted: the progress bar and the summary go to stderr.
     return make_many(photos, outputs, segmenter, options, jobs=args.jobs, as_json=args.json)
 
+
+
+def _missing_folder(args: argparse.Namespace) -> str | None:
+    """One photo: an output file whose folder does not exist, said before the model loads
+    (many photos: -o is a folder, created)."""
+    named = (("-o", args.output), ("--mask-out", args.mask_out), ("--webp-out", args.webp_out))
+    for flag, path in named:
+        if path is not None and not path.parent.is_dir():
+            return f"{flag} {str(path)!r}: no such folder {str(path.parent)!r}"
+    return None
+
+
+def _is_sticker(path: Path) -> bool:
+    """A sticker an earlier run wrote beside its photo."""
+    return path.name.lower().endswith(STICKER_SUFFIX)
 
 
 def _engine(backend: str, precision: str) -> str:

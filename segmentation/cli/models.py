@@ -36,12 +36,12 @@ def add_models_command(commands: Any) -> None:
     actions = models.add_subparsers(title="actions", metavar="ACTION")
     download = actions.add_parser("download", help="download and install models by name")
     download.add_argument("names", nargs="+", metavar="NAME")
-    add_cache_arguments(download)
+    add_cache_arguments(download, inherited=True)
     download.set_defaults(handler=_run_download)
     verify = actions.add_parser(
         "verify", help="check every installed model against its sha256 (exit 5 on a mismatch)"
     )
-    add_cache_arguments(verify)
+    add_cache_arguments(verify, inherited=True)
     verify.set_defaults(handler=_run_verify)
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
+from segmentation.cli.arguments import add_cache_dir
 from segmentation.cli.exits import EXIT_OK, usage
 
 
@@ -17,11 +17,11 @@ def add_weights(commands: Any) -> None:
     download = actions.add_parser(
         "download", help="fetch the seed's FCN-8s checkpoint (~500 MB) and import it"
     )
-    download.add_argument("--cache-dir", type=Path, help="default ~/.cache/stickerbot")
+    add_cache_dir(download)
     download.set_defaults(handler=_run_download)
     imp = actions.add_parser("import", help="convert a TF-Slim FCN-8s checkpoint to Keras weights")
     imp.add_argument("checkpoint", metavar="CKPT_PREFIX", help="e.g. model_fcn8s_final.ckpt")
-    imp.add_argument("--cache-dir", type=Path, help="default ~/.cache/stickerbot")
+    add_cache_dir(imp)
     imp.set_defaults(handler=_run_import)
 
 

@@ -139,7 +139,14 @@ def add_train(commands: Any) -> None:
         "--no-flip", dest="flip", action="store_false", help="no random left-right flips"
     )
     train.add_argument("--seed", type=int, default=0, help="seed of the data order/augmentation")
-    train.add_argument("--checkpoint-every", type=int, default=1000, metavar="N")
+    train.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="save a checkpoint every N steps; rerunning the command resumes from the last "
+        "(default: %(default)s)",
+    )
     train.add_argument(
         "--mixed-precision",
         choices=("auto", "on", "off"),

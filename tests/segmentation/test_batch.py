@@ -175,3 +175,30 @@ def test_make_sticker_is_predict_then_finish() -> None:
     whole = make_sticker(data, model, options)
     assert split.png == whole.png
     assert set(split.timings_ms) == {*STAGES, "total"}
+
+
+def test_a_second_run_on_a_folder_leaves_the_first_runs_stickers_alone(folder: Path) -> None:
+    """Without -o the stickers go beside their photos; running the same command again must
+    make the same stickers, not stickers of them (cat.sticker.sticker.png)."""
+    assert cli.main(["make", str(folder)]) == cli.EXIT_BAD_IMAGE
+    first = sorted(p.name for p in folder.iterdir())
+    assert "a_cat.sticker.png" in first
+    assert cli.main(["make", str(folder)]) == cli.EXIT_BAD_IMAGE
+    assert sorted(p.name for p in folder.iterdir()) == first
+    # Named on their own, they are photos like any other.
+    assert expand([folder / "a_cat.sticker.png"]) == [folder / "a_cat.sticker.png"]
+
+
+def test_one_photos_json_has_the_keys_of_a_folders_lines(
+    folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`stickerbot make X --json | jq .status` works for one photo as for a folder."""
+    photo = folder / "a_cat.jpg"
+    assert cli.main(["make", str(photo), "-o", str(tmp_path / "one.png"), "--json"]) == 0
+    one = json.loads(capsys.readouterr().out)
+    cli.main(["make", str(folder), "-o", str(tmp_path / "many"), "--json"])
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    many = next(line for line in lines if line["input"] == str(photo))
+    assert one["input"] == str(photo)
+    assert one["status"] == many["status"] == "made"
+    assert set(many) <= set(one)

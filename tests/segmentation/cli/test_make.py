@@ -32,6 +32,19 @@ def test_missing_input_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFi
     assert "unknown sample 'moon'" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("flag", ["-o", "--mask-out", "--webp-out"])
+def test_an_output_in_a_missing_folder_is_a_usage_error_before_any_work(
+    flag: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Said at once (exit 2), not as a traceback after the model ran: the default model is
+    not even opened (offline it would be exit 5)."""
+    absent = tmp_path / "absent"
+    code = cli.main(["make", "skimage:chelsea", flag, str(absent / "out.png")])
+    assert code == cli.EXIT_USAGE
+    assert f"no such folder {str(absent)!r}" in capsys.readouterr().err
+    assert not absent.exists()
+
+
 def test_missing_fcn8s_weights_say_how_to_get_them(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -237,3 +250,20 @@ def test_make_with_tta_runs_the_network_on_more_views(
     assert report["target"] == "cat"
     assert cli.main([*base, "-o", str(tmp_path / "plain.png"), "--tta", "off"]) == cli.EXIT_OK
     assert json.loads(capsys.readouterr().out)["tta"] == "off"
+
+
+def test_the_cli_flags_choose_a_zoom_preset(capsys: pytest.CaptureFixture[str]) -> None:
+    from segmentation.cli.make import _make_options
+    from segmentation.options import ZOOM_PRESETS
+
+    parser = cli.build_parser()
+    for flags, name in (
+        ([], "off"),
+        (["--zoom", "tiles"], "tiles"),
+        (["--zoom", "view", "--no-zoom"], "off"),
+    ):
+        args = parser.parse_args(["make", "skimage:chelsea", *flags])
+        assert _make_options(args).zoom == ZOOM_PRESETS[name]
+    with pytest.raises(SystemExit):
+        parser.parse_args(["make", "skimage:chelsea", "--zoom", "huge"])
+    assert "'huge'" in capsys.readouterr().err

@@ -11,6 +11,7 @@ from segmentation import cli
 from segmentation.models.digests import sidecar_path
 from segmentation.models.registry import DEEPLAB_MNV2, DEEPLAB_MNV2_DM05, REGISTRY, lookup
 from segmentation.models.store import ensure, models_dir
+from tests.segmentation.cli.conftest import MODELS, files_in
 from tests.segmentation.models.fileserver import Behaviour
 
 
@@ -83,3 +84,27 @@ def test_models_verify_reads_every_file_again(
     out = capsys.readouterr().out
     assert f"{DEEPLAB_MNV2_DM05:<30} FAILED" in out
     assert f"expected {entry.sha256}" in out
+
+
+@pytest.mark.parametrize("where", ["before the action", "after the action"])
+def test_models_mirror_and_cache_dir_work_on_either_side_of_the_action(
+    where: str, cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`stickerbot models --mirror DIR download NAME` (the flags are the command's, shown by
+    `stickerbot models --help`) must not lose them to the action's own defaults."""
+    if not MODELS.is_dir():
+        pytest.skip(f"{MODELS} is absent: the real models come from the project's ../shared")
+    other = tmp_path / "other-cache"
+    flags = ["--mirror", str(MODELS), "--cache-dir", str(other)]
+
+    def command(action: list[str]) -> list[str]:
+        if where == "before the action":
+            return ["models", *flags, *action]
+        return ["models", action[0], *flags, *action[1:]]
+
+    assert cli.main(command(["download", DEEPLAB_MNV2_DM05])) == 0
+    assert files_in(models_dir(other)) == ["deeplabv3_mnv2_dm05_pascal_quant.tflite"]
+    assert not models_dir(cache).exists()  # the default cache was not used
+    capsys.readouterr()
+    assert cli.main(command(["verify"])) == 0
+    assert f"{DEEPLAB_MNV2_DM05:<30} ok" in capsys.readouterr().out

@@ -22,7 +22,8 @@ def test_offline_make_says_how_to_get_the_model_and_leaves_nothing(
     cache: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A fresh clone, no ../shared, no network: `stickerbot make` explains and exits 5."""
-    code = cli.main(["make", "skimage:astronaut", "-o", str(cache.parent / "s.png")])
+    sticker = cache.parents[1] / "s.png"  # a folder that exists: only the model is missing
+    code = cli.main(["make", "skimage:astronaut", "-o", str(sticker)])
     assert code == cli.EXIT_MODEL == 5
     err = capsys.readouterr().err
     entry = REGISTRY[0]
@@ -34,7 +35,7 @@ def test_offline_make_says_how_to_get_the_model_and_leaves_nothing(
     assert "STICKERBOT_MODEL_MIRROR" in err
     assert files_in(cache) == []
     assert not (models_dir(cache) / ".partial").exists()
-    assert not (cache.parent / "s.png").exists()
+    assert not sticker.exists()
 
 
 @pytest.mark.slow
