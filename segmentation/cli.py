@@ -379,21 +379,9 @@ def _add_calibration(parser: Any, text: str) -> None:
 def _calibration_photos(specs: Sequence[Path] | None) -> list[np.ndarray] | None:
     """The photos ``--calibration`` names (folders: their image files), decoded; ``None``
     when it was not given. An unreadable path is a usage error (``ModelUnavailable``)."""
-    if not specs:
-        return None
-    from segmentation.batch import expand
-    from segmentation.image import load_image
+    from segmentation.calibration import calibration_photos
 
-    try:
-        paths = expand(specs)
-        photos = [load_image(path.read_bytes()) for path in paths]
-    except OSError as exc:
-        raise ModelUnavailable(f"cannot read the calibration photos: {exc}") from exc
-    if not photos:
-        raise ModelUnavailable(
-            "no calibration photos in " + ", ".join(repr(str(spec)) for spec in specs)
-        )
-    return photos
+    return calibration_photos(specs) if specs else None
 
 
 def _run_make(args: argparse.Namespace) -> int:

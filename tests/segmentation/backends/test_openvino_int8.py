@@ -43,6 +43,14 @@ def _photo(seed: int, side: int = SIDE) -> np.ndarray:
 CALIBRATION = [_photo(seed) for seed in range(3)]
 
 
+@pytest.fixture(autouse=True)
+def plain_recipe(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about the int8 path's caching and calibration: NNCF's plain
+    quantisation keeps them fast (the accuracy-controlled default, which reverts layers of
+    the tiny random net to float, is tested in test_int8_accuracy.py)."""
+    monkeypatch.setattr(openvino_int8, "DEFAULT_OPTIONS", Int8Options(accuracy_control=False))
+
+
 class _Spy:
     """Counts NNCF runs (and passes them through to the real quantisation)."""
 
