@@ -105,6 +105,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR)
     parser.add_argument(
+        "--no-int8-control",
+        dest="int8_control",
+        action="store_false",
+        help="leave out OpenVINO int8 with accuracy control (its first run quantises for "
+        "tens of minutes; cached afterwards)",
+    )
+    parser.add_argument(
         "--quick", action="store_true", help="skip the FCN-8s sections (DeepLab pipeline only)"
     )
     parser.add_argument(
@@ -275,7 +282,7 @@ def _fcn8s_sections(
     ]
     for precision, seg in lite.items():
         engine_list.append(Engine(f"tflite {precision}", _computes_in(precision), seg))
-    openvino = openvino_engines(weights, with_bf16)
+    openvino = openvino_engines(weights, with_bf16, args.int8_control)
     engine_list += openvino
     _kernel_report(openvino, args.capped)
     times = compare(engine_list, photo, total, max(5, args.repeat), with_bf16, args.capped)

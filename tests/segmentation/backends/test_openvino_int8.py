@@ -194,7 +194,9 @@ def test_score_layers_stay_float_on_request(tiny_ir: Path) -> None:
     scores = openvino_int8.score_layers(model)
     assert len(scores) == 3  # fc8, pool4_fc, pool3_fc
     inputs = [OpenVinoFcn8sSegmenter.calibration_input(photo) for photo in CALIBRATION[:1]]
-    kept = openvino_int8.quantize(model, inputs, Int8Options(float_scores=True))
+    kept = openvino_int8.quantize(
+        model, inputs, Int8Options(float_scores=True, accuracy_control=False)
+    )
     by_name = {op.get_friendly_name(): op for op in kept.get_ops()}
     for name in scores:  # their inputs come straight from float ops, no FakeQuantize
         sources = {by_name[name].input_value(i).get_node().get_type_name() for i in range(2)}
