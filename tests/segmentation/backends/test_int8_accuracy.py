@@ -18,7 +18,6 @@ pytest.importorskip("nncf", reason="NNCF (the openvino extra) is not installed")
 from segmentation.backends import openvino_int8
 from segmentation.backends.int8_accuracy import AgreementBound
 from segmentation.backends.openvino_int8 import Int8Options, fake_quantize_count, int8_kernels
-from segmentation.errors import ModelUnavailable
 from segmentation.segmenter import OpenVinoFcn8sSegmenter, load_segmenter
 from tests.segmentation.backends.test_openvino_int8 import CALIBRATION
 
@@ -133,13 +132,3 @@ def test_cache_key_follows_the_bound_and_the_kernels(
     capped = openvino_int8.int8_ir_path(xml, CALIBRATION)
     assert capped != key
     assert capped.name.endswith(".avx2.xml")
-
-
-@pytest.mark.slow
-def test_out_of_reach_bound_is_an_error_naming_it(tiny_ir: Path) -> None:
-    import openvino as ov
-
-    inputs = [OpenVinoFcn8sSegmenter.calibration_input(p) for p in CALIBRATION]
-    impossible = Int8Options(min_agreement=1.0, median_agreement=1.0)
-    with pytest.raises(ModelUnavailable, match=r"median >= 1\.0"):
-        openvino_int8.quantize(ov.Core().read_model(tiny_ir), inputs, impossible)
