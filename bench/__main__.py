@@ -112,7 +112,9 @@ def main(argv: list[str] | None = None) -> int:
         "tens of minutes; cached afterwards)",
     )
     parser.add_argument(
-        "--quick", action="store_true", help="skip the FCN-8s sections (DeepLab pipeline only)"
+        "--quick",
+        action="store_true",
+        help="skip the FCN-8s sections (left: start-up, DeepLab pipeline, post-processing, CRF)",
     )
     parser.add_argument(
         "--fcn-only",

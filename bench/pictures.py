@@ -84,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--photo", type=Path, default=README_PHOTO)
     parser.add_argument("--out", type=Path, default=README_PHOTO.parent)
     args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as work:
         before = make(args.photo, args.model, Path(work) / "before.png", *SEED_FLAGS)
         after = make(args.photo, args.model, args.out / f"{args.photo.stem}.sticker.png")

@@ -40,7 +40,7 @@ def add_bot_command(subparsers: Any) -> None:
 def run_bot(args: argparse.Namespace) -> int:
     import asyncio
 
-    from telegram.error import InvalidToken
+    from telegram.error import BadRequest, InvalidToken, NetworkError
 
     from bot.app import run
     from bot.config import ConfigError, load_settings
@@ -64,12 +64,27 @@ def run_bot(args: argparse.Namespace) -> int:
     except ModelUnavailable as exc:
         print(f"stickerbot bot: MODEL: {exc}", file=sys.stderr)
         return EXIT_STARTUP
+    except NetworkError as exc:
+        if isinstance(exc, BadRequest):  # a refused request, not the network: a real bug
+            raise
+        # Still failing after bot.retry's tries (no network, a wrong TELEGRAM_API_URL).
+        print(
+            f"stickerbot bot: cannot reach the Bot API at {settings.TELEGRAM_API_URL} ({exc}); "
+            "check the network and TELEGRAM_API_URL",
+            file=sys.stderr,
+        )
+        return EXIT_STARTUP
     return EXIT_OK
 
 
 def add_worker_command(subparsers: Any) -> None:
     """Register ``stickerbot worker``: computes jobs from Redis (see README "Scaling out")."""
-    from bot.config import Settings
+    from typing import get_args
+
+    from bot.config import LogLevel, Settings
+    from segmentation.cli.arguments import MODEL_HELP
+    from segmentation.models.store import MIRROR_ENV
+    from segmentation.segmenter import BACKENDS, PRECISIONS
 
     defaults = Settings.model_fields
     parser = subparsers.add_parser(
@@ -77,30 +92,55 @@ def add_worker_command(subparsers: Any) -> None:
         help="compute stickers for a bot whose QUEUE_URL is Redis",
         description="A worker for any machine: claims jobs from Redis Streams, computes the "
         "sticker and stores the result for the bot. Needs only Redis (the bot downloads the "
-        "photos). SIGTERM or SIGINT stops it gracefully.",
-    )
-    parser.add_argument("--queue", required=True, metavar="URL", help="redis://host:6379/0")
-    parser.add_argument(
-        "--model",
-        default=defaults["MODEL"].default,
-        help="'auto', a name from `stickerbot models`, or a model file path",
-    )
-    parser.add_argument("--weights", type=Path, default=None, help="FCN-8s weights file")
-    parser.add_argument(
-        "--mirror", default=None, metavar="URL", help="fetch models only from this mirror"
+        "photos). SIGTERM or SIGINT stops it gracefully. The model flags take the values of "
+        "the bot's settings of the same name (.env.example).",
     )
     parser.add_argument(
-        "--precision", default=defaults["MODEL_PRECISION"].default, help="FCN-8s precision"
+        "--queue", required=True, metavar="URL", help="the bot's QUEUE_URL (redis://host:6379/0)"
     )
     parser.add_argument(
-        "--backend", default=defaults["MODEL_BACKEND"].default, help="as MODEL_BACKEND"
+        "--model", default=defaults["MODEL"].default, metavar="auto|NAME|PATH", help=MODEL_HELP
     )
     parser.add_argument(
-        "--tta", default=defaults["MODEL_TTA"].default, metavar="SPEC", help="as MODEL_TTA"
+        "--weights", type=Path, default=None, help="FCN-8s .weights.h5 (implies FCN-8s)"
     )
-    parser.add_argument("--model-threads", type=int, default=None, metavar="N")
     parser.add_argument(
-        "--concurrency", type=int, default=1, metavar="N", help="models run side by side"
+        "--mirror",
+        default=None,
+        metavar="URL|DIR",
+        help=f"fetch models only from this base URL or folder (default: ${MIRROR_ENV})",
+    )
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default=defaults["MODEL_PRECISION"].default,
+        help="as MODEL_PRECISION (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=defaults["MODEL_BACKEND"].default,
+        help="as MODEL_BACKEND (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--tta",
+        default=defaults["MODEL_TTA"].default,
+        metavar="SPEC",
+        help="as MODEL_TTA: 'off' (default) or scales and 'flip' by commas, e.g. '1,1.5,flip'",
+    )
+    parser.add_argument(
+        "--model-threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="CPU threads per model (default: the backend's choice)",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=1,
+        metavar="N",
+        help="models run side by side (default: %(default)s)",
     )
     parser.add_argument(
         "--thread",
@@ -109,18 +149,40 @@ def add_worker_command(subparsers: Any) -> None:
     )
     parser.add_argument("--name", default=None, help="worker name (default: host-pid)")
     parser.add_argument(
-        "--lease-seconds", type=float, default=defaults["LEASE_SECONDS"].default, metavar="S"
+        "--lease-seconds",
+        type=float,
+        default=defaults["LEASE_SECONDS"].default,
+        metavar="S",
+        help="as the bot's LEASE_SECONDS: renewed 3 times a lease (default: %(default)s)",
     )
     parser.add_argument(
-        "--max-attempts", type=int, default=defaults["MAX_ATTEMPTS"].default, metavar="N"
+        "--max-attempts",
+        type=int,
+        default=defaults["MAX_ATTEMPTS"].default,
+        metavar="N",
+        help="as the bot's MAX_ATTEMPTS (default: %(default)s)",
     )
     parser.add_argument(
-        "--max-image-bytes", type=int, default=defaults["MAX_IMAGE_BYTES"].default, metavar="N"
+        "--max-image-bytes",
+        type=int,
+        default=defaults["MAX_IMAGE_BYTES"].default,
+        metavar="N",
+        help="largest photo computed, as MAX_IMAGE_BYTES (default: %(default)s)",
     )
     parser.add_argument(
-        "--grace", type=float, default=defaults["SHUTDOWN_GRACE_SECONDS"].default, metavar="S"
+        "--grace",
+        type=float,
+        default=defaults["SHUTDOWN_GRACE_SECONDS"].default,
+        metavar="S",
+        help="on SIGTERM, seconds the job in hand may take to finish (default: %(default)s)",
     )
-    parser.add_argument("--log-level", default="INFO")
+    parser.add_argument(
+        "--log-level",
+        type=str.upper,
+        choices=get_args(LogLevel),
+        default=defaults["LOG_LEVEL"].default,
+        help="(default: %(default)s)",
+    )
     parser.set_defaults(handler=run_worker_command)
 
 
@@ -134,6 +196,7 @@ def run_worker_command(args: argparse.Namespace) -> int:
     from segmentation.errors import ModelUnavailable
     from segmentation.models.progress import LineProgress
     from segmentation.models.resolve import resolve_model
+    from segmentation.models.store import mirror_from_environment
     from segmentation.options import parse_tta
     from segmentation.segmenter import load_segmenter
 
@@ -146,13 +209,16 @@ def run_worker_command(args: argparse.Namespace) -> int:
         print(f"stickerbot worker: --tta: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     password = urlsplit(args.queue).password
-    setup_logging(args.log_level.upper(), secrets=[password] if password else [])
+    setup_logging(args.log_level, secrets=[password] if password else [])
     model, weights = "fcn8s", args.weights
     try:
         if weights is None:
             # Resolved (downloaded on first use) once here, not by each of the N models.
             resolved = resolve_model(
-                args.model, mirror=args.mirror, progress=LineProgress(), precision=args.precision
+                args.model,
+                mirror=args.mirror or mirror_from_environment(),
+                progress=LineProgress(),
+                precision=args.precision,
             )
             model, weights = resolved.load_arguments()
     except ModelUnavailable as exc:

@@ -43,14 +43,19 @@ class Result:
     error: str | None = None
 
 
-def expand(specs: Iterable[Path]) -> list[Path]:
-    """Files as given, folders as the image files directly inside them (sorted by name).
-    Raises :class:`FileNotFoundError` for a path that is neither."""
+def expand(specs: Iterable[Path], *, skip: Callable[[Path], bool] | None = None) -> list[Path]:
+    """Files as given, folders as the image files directly inside them (sorted by name),
+    less those ``skip`` names (a caller's own outputs). Raises :class:`FileNotFoundError` for
+    a path that is neither."""
     photos: list[Path] = []
     for spec in specs:
         if spec.is_dir():
             photos += sorted(
-                p for p in spec.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+                p
+                for p in spec.iterdir()
+                if p.is_file()
+                and p.suffix.lower() in IMAGE_SUFFIXES
+                and not (skip is not None and skip(p))
             )
         elif spec.is_file():
             photos.append(spec)

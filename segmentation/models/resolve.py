@@ -96,7 +96,7 @@ def resolve_model(
     else:
         found = lookup(spec, registry)
         if found is None:
-            return _from_path(spec, registry)
+            return model_file(spec, registry)
         entry = found
     if _from_exports(precision) and entry.backend == KERAS_FCN8S:
         return ResolvedModel(entry.name, entry.backend, installed_path(entry, cache_dir))
@@ -134,7 +134,9 @@ def _entry(name: str, registry: tuple[ModelEntry, ...]) -> ModelEntry:
     return entry
 
 
-def _from_path(spec: str, registry: tuple[ModelEntry, ...]) -> ResolvedModel:
+def model_file(spec: str, registry: tuple[ModelEntry, ...] = REGISTRY) -> ResolvedModel:
+    """A ``--model`` value that is neither ``auto`` nor a registry name: the model file it
+    names. Raises :class:`ModelUnavailable`, saying what was expected, when there is none."""
     path = Path(spec).expanduser()
     if not path.is_file() and spec.endswith(MODEL_SUFFIXES):
         kind = {

@@ -139,7 +139,14 @@ def add_train(commands: Any) -> None:
         "--no-flip", dest="flip", action="store_false", help="no random left-right flips"
     )
     train.add_argument("--seed", type=int, default=0, help="seed of the data order/augmentation")
-    train.add_argument("--checkpoint-every", type=int, default=1000, metavar="N")
+    train.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="save a checkpoint every N steps; rerunning the command resumes from the last "
+        "(default: %(default)s)",
+    )
     train.add_argument(
         "--mixed-precision",
         choices=("auto", "on", "off"),
@@ -159,7 +166,7 @@ def add_train(commands: Any) -> None:
         action="store_true",
         help="leave out (and count) bad pairs instead of stopping",
     )
-    from segmentation.cli_models import add_cache_arguments
+    from segmentation.cli.arguments import add_cache_arguments
 
     add_cache_arguments(train)  # --cache-dir, --mirror: where VGG-16 comes from
     train.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -312,7 +319,7 @@ def run_train(args: argparse.Namespace) -> int:
         for config in configs:
             _run_stage(args, config, kept, validate)
     except ModelUnavailable as exc:
-        from segmentation.cli import EXIT_MODEL
+        from segmentation.cli.exits import EXIT_MODEL
 
         print(f"stickerbot train: {exc}", file=sys.stderr)
         return EXIT_MODEL

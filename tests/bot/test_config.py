@@ -154,6 +154,16 @@ def test_env_example_itself_is_valid() -> None:
     assert settings.WEBHOOK_URL is None
 
 
+def test_env_example_shows_every_default() -> None:
+    """Each line of .env.example holds the setting's real default (or is empty for "unset"),
+    so a default changed in the code and not in the example fails here."""
+    settings = load_settings(Path(__file__).parents[2] / ".env.example")
+    for name, field in Settings.model_fields.items():
+        if field.is_required():
+            continue  # BOT_TOKEN: a placeholder
+        assert getattr(settings, name) == field.get_default(call_default_factory=True), name
+
+
 def test_model_precision_is_checked_and_reaches_the_loader() -> None:
     message = problem(BOT_TOKEN=TOKEN, MODEL_PRECISION="int4")
     assert "MODEL_PRECISION" in message

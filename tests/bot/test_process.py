@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -101,6 +102,24 @@ async def test_a_refused_token_stops_start_up_with_one_line(
     assert err.strip().splitlines()[-1] == "stickerbot bot: BOT_TOKEN was refused by the Bot API"
     assert wrong not in err
     assert wrong.split(":")[1] not in err
+
+
+async def test_an_unreachable_bot_api_stops_start_up_with_one_line(
+    emulator: BotApiEmulator, tmp_path: Path
+) -> None:
+    """No network (or a wrong TELEGRAM_API_URL): after the retries, one line naming the URL,
+    not a traceback. A port just closed stands for the unreachable server."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    code, err = await run_to_exit(
+        emulator, tmp_path, BOT_TOKEN=emulator.token, TELEGRAM_API_URL=url, LOG_LEVEL="ERROR"
+    )
+    assert code == 1
+    assert "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(f"stickerbot bot: cannot reach the Bot API at {url} (")
+    assert emulator.token not in err
 
 
 async def test_a_missing_model_stops_start_up_with_one_line(

@@ -50,6 +50,38 @@ def test_the_worker_refuses_a_bad_tta_before_loading_anything(
     assert "--tta" in capsys.readouterr().err
 
 
+def test_the_worker_fetches_its_model_from_the_environments_mirror(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """STICKERBOT_MODEL_MIRROR holds for `stickerbot worker` as for every other command (a
+    worker on a server without internet, the mirror in its environment file)."""
+    from bot import remote
+    from bot.cli import EXIT_OK, add_bot_command, add_worker_command, run_worker_command
+    from segmentation.models.registry import DEEPLAB_MNV2_DM05, lookup
+    from segmentation.models.store import installed_path
+
+    models = ROOT.parent / "shared" / "models"
+    if not models.is_dir():
+        pytest.skip(f"{models} is absent: the real models come from the project's ../shared")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("STICKERBOT_MODEL_MIRROR", str(models))
+    served: list[str] = []
+
+    async def no_redis(queue_url: str, factory: object, **_options: object) -> None:
+        served.append(queue_url)  # the model was resolved: stop before Redis
+
+    monkeypatch.setattr(remote, "serve", no_redis)
+    parser = build_parser([add_bot_command, add_worker_command])
+    args = parser.parse_args(
+        ["worker", "--queue", "redis://q:6379/0", "--model", DEEPLAB_MNV2_DM05]
+    )
+    assert run_worker_command(args) == EXIT_OK
+    assert served == ["redis://q:6379/0"]
+    entry = lookup(DEEPLAB_MNV2_DM05)
+    assert entry is not None
+    assert installed_path(entry).is_file()
+
+
 @pytest.mark.slow
 async def test_a_real_worker_computes_a_job_and_stops_cleanly(
     redis_server: RedisServer,

@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from segmentation import cli, cli_models
+from segmentation import cli
 from segmentation.batch import expand, output_names
+from segmentation.cli import opening
 from segmentation.options import StickerOptions
 from segmentation.pipeline import STAGES, finish, make_sticker, predict
 from tests.conftest import encode
@@ -42,7 +43,7 @@ def folder(tmp_path: Path) -> Path:
 @pytest.fixture(autouse=True)
 def standin_model(monkeypatch: pytest.MonkeyPatch) -> None:
     """The CLI's model is the colour stand-in (red is ``cat``): no download, no TensorFlow."""
-    monkeypatch.setattr(cli_models, "open_segmenter", lambda *_a, **_k: ColourSegmenter())
+    monkeypatch.setattr(opening, "open_segmenter", lambda *_a, **_k: ColourSegmenter())
 
 
 def test_a_folder_gives_files_lines_a_summary_and_the_worst_exit_code(
@@ -174,3 +175,30 @@ def test_make_sticker_is_predict_then_finish() -> None:
     whole = make_sticker(data, model, options)
     assert split.png == whole.png
     assert set(split.timings_ms) == {*STAGES, "total"}
+
+
+def test_a_second_run_on_a_folder_leaves_the_first_runs_stickers_alone(folder: Path) -> None:
+    """Without -o the stickers go beside their photos; running the same command again must
+    make the same stickers, not stickers of them (cat.sticker.sticker.png)."""
+    assert cli.main(["make", str(folder)]) == cli.EXIT_BAD_IMAGE
+    first = sorted(p.name for p in folder.iterdir())
+    assert "a_cat.sticker.png" in first
+    assert cli.main(["make", str(folder)]) == cli.EXIT_BAD_IMAGE
+    assert sorted(p.name for p in folder.iterdir()) == first
+    # Named on their own, they are photos like any other.
+    assert expand([folder / "a_cat.sticker.png"]) == [folder / "a_cat.sticker.png"]
+
+
+def test_one_photos_json_has_the_keys_of_a_folders_lines(
+    folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`stickerbot make X --json | jq .status` works for one photo as for a folder."""
+    photo = folder / "a_cat.jpg"
+    assert cli.main(["make", str(photo), "-o", str(tmp_path / "one.png"), "--json"]) == 0
+    one = json.loads(capsys.readouterr().out)
+    cli.main(["make", str(folder), "-o", str(tmp_path / "many"), "--json"])
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    many = next(line for line in lines if line["input"] == str(photo))
+    assert one["input"] == str(photo)
+    assert one["status"] == many["status"] == "made"
+    assert set(many) <= set(one)

@@ -1,4 +1,5 @@
-"""``stickerbot`` end to end: every command and exit code, in-process and as a real process."""
+"""``stickerbot make`` end to end: flags, outputs and exit codes, in-process and as a real
+process (many photos at once: tests/segmentation/test_batch.py)."""
 
 from __future__ import annotations
 
@@ -19,40 +20,6 @@ from tests.conftest import encode
 CONSOLE_SCRIPT = str(Path(sys.executable).parent / "stickerbot")
 
 
-def test_help_does_not_import_tensorflow() -> None:
-    code = (
-        "import sys\n"
-        "from bot.cli import main\n"
-        "sys.argv = ['stickerbot', '--help']\n"
-        "try:\n"
-        "    main()\n"
-        "except SystemExit:\n"
-        "    pass\n"
-        "heavy = [m for m in ('tensorflow', 'telegram', 'keras', 'aiohttp') if m in sys.modules]\n"
-        "print('HEAVY', heavy)\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
-    assert "make" in result.stdout
-    assert "classes" in result.stdout
-    assert "weights" in result.stdout
-    assert "HEAVY []" in result.stdout
-
-
-def test_no_command_prints_usage(capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main([]) == cli.EXIT_USAGE
-    assert "usage: stickerbot" in capsys.readouterr().err
-
-
-def test_classes_lists_names_and_aliases(capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["classes"]) == 0
-    out = capsys.readouterr().out.splitlines()
-    assert len(out) == 21  # auto + 20 classes
-    assert any(line.startswith("person") and "people" in line for line in out)
-    assert any(line.startswith("tvmonitor") and "tv" in line for line in out)
-
-
 def test_unknown_class_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["make", "skimage:chelsea", "--class", "unicorn"]) == cli.EXIT_USAGE
     assert "unknown class 'unicorn'" in capsys.readouterr().err
@@ -63,6 +30,19 @@ def test_missing_input_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFi
     assert "cannot read" in capsys.readouterr().err
     assert cli.main(["make", "skimage:moon"]) == cli.EXIT_USAGE
     assert "unknown sample 'moon'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag", ["-o", "--mask-out", "--webp-out"])
+def test_an_output_in_a_missing_folder_is_a_usage_error_before_any_work(
+    flag: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Said at once (exit 2), not as a traceback after the model ran: the default model is
+    not even opened (offline it would be exit 5)."""
+    absent = tmp_path / "absent"
+    code = cli.main(["make", "skimage:chelsea", flag, str(absent / "out.png")])
+    assert code == cli.EXIT_USAGE
+    assert f"no such folder {str(absent)!r}" in capsys.readouterr().err
+    assert not absent.exists()
 
 
 def test_missing_fcn8s_weights_say_how_to_get_them(
@@ -90,38 +70,6 @@ def test_make_at_a_precision_without_an_export_says_how_to_export(
     )
     assert code == cli.EXIT_MODEL
     assert "stickerbot export --precision int8-dynamic" in capsys.readouterr().err
-
-
-def test_export_needs_a_known_precision_and_the_weights(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    with pytest.raises(SystemExit):
-        cli.main(["export", "--precision", "int4"])
-    assert "invalid choice: 'int4'" in capsys.readouterr().err
-    code = cli.main(["export", "--precision", "int8-dynamic", "--cache-dir", str(tmp_path)])
-    assert code == cli.EXIT_MODEL
-    assert "stickerbot weights download" in capsys.readouterr().err
-
-
-def test_export_writes_files_that_make_uses(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """`export` converts the cached weights per bucket; `make --precision` then runs them."""
-    from segmentation import export
-    from segmentation.fcn8s import Fcn8sConfig, build_fcn8s
-    from tests.segmentation.checkpoints import TINY_FC_UNITS, TINY_WIDTHS
-
-    tiny = build_fcn8s(config=Fcn8sConfig(widths=TINY_WIDTHS, fc_units=TINY_FC_UNITS))
-    monkeypatch.setattr("segmentation.weights.load_fcn8s", lambda **_: tiny)
-    real_export = export.export
-    monkeypatch.setattr(
-        export, "export", lambda *a, **k: real_export(*a, **{**k, "buckets": [(64, 96)]})
-    )
-    code = cli.main(["export", "--precision", "int8-dynamic", "--cache-dir", str(tmp_path)])
-    assert code == 0
-    written = tmp_path / "fcn8s_voc2012.int8-dynamic.64x96.tflite"
-    assert f"wrote:    {written}" in capsys.readouterr().out
-    assert written.stat().st_size > 0
 
 
 @pytest.mark.slow
