@@ -35,6 +35,7 @@ from bot.services import Services
 from bot.stats import Stats
 from bot.web import Webhook, WebServer
 from bot.worker import BotQueue, Worker
+from segmentation.options import parse_zoom
 from segmentation.trained import model_classes
 
 logger = logging.getLogger(__name__)
@@ -147,6 +148,7 @@ class StickerBot:
                 fetch=fetch,
                 stats=self.stats,
                 working=delivery.chat_action,
+                zoom=parse_zoom(settings.MODEL_ZOOM),
             )
         self.worker = Worker(
             self.journal, queue, Deliverer(queue, self.journal, delivery, self.stats), runner

@@ -105,6 +105,12 @@ def add_worker_command(subparsers: Any) -> None:
         "--weights", type=Path, default=None, help="FCN-8s .weights.h5 (implies FCN-8s)"
     )
     parser.add_argument(
+        "--zoom",
+        default=defaults["MODEL_ZOOM"].default,
+        metavar="off|view|tiles",
+        help="as MODEL_ZOOM (default: %(default)s)",
+    )
+    parser.add_argument(
         "--mirror",
         default=None,
         metavar="URL|DIR",
@@ -197,7 +203,7 @@ def run_worker_command(args: argparse.Namespace) -> int:
     from segmentation.models.progress import LineProgress
     from segmentation.models.resolve import resolve_model
     from segmentation.models.store import mirror_from_environment
-    from segmentation.options import parse_tta
+    from segmentation.options import parse_tta, parse_zoom
     from segmentation.segmenter import load_segmenter
 
     if args.concurrency < 1:
@@ -207,6 +213,11 @@ def run_worker_command(args: argparse.Namespace) -> int:
         tta = parse_tta(args.tta)
     except ValueError as exc:
         print(f"stickerbot worker: --tta: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        zoom = parse_zoom(args.zoom)
+    except ValueError as exc:
+        print(f"stickerbot worker: --zoom: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     password = urlsplit(args.queue).password
     setup_logging(args.log_level, secrets=[password] if password else [])
@@ -245,6 +256,7 @@ def run_worker_command(args: argparse.Namespace) -> int:
                 max_attempts=args.max_attempts,
                 max_bytes=args.max_image_bytes,
                 grace_s=args.grace,
+                zoom=zoom,
             )
         )
     except ModelUnavailable as exc:

@@ -22,7 +22,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from segmentation.options import DEFAULT_TTA
+from segmentation.options import DEFAULT_TTA, DEFAULT_ZOOM
 
 # Telegram's Bot API lets bots download files of at most 20 MB through getFile.
 TELEGRAM_DOWNLOAD_LIMIT = 20 * 1024 * 1024
@@ -100,6 +100,12 @@ class Settings(BaseSettings):
         description="Test-time augmentation: the model also sees each photo at these scales "
         "and mirrored, probabilities averaged (more accurate edges, more model time): 'off', "
         "or scales and 'flip' separated by commas, e.g. '1,1.5,flip'.",
+    )
+    MODEL_ZOOM: str = Field(
+        default=DEFAULT_ZOOM,
+        description="Object zoom: the model looks again at the object's window of the full "
+        "photo and its answer counts along the object's edge (closer edges, more model "
+        "time): off, view (one more pass) or tiles (up to two more).",
     )
     ISOLATE_MODEL: bool = Field(
         default=True,
@@ -255,6 +261,14 @@ class Settings(BaseSettings):
         from segmentation.options import describe_tta, parse_tta
 
         return describe_tta(parse_tta(value))  # ValueError names the bad item
+
+    @field_validator("MODEL_ZOOM")
+    @classmethod
+    def _zoom(cls, value: str) -> str:
+        from segmentation.options import parse_zoom
+
+        parse_zoom(value)  # ValueError names the value and the choices
+        return value.strip().lower()
 
     @field_validator("TELEGRAM_API_URL")
     @classmethod

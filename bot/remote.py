@@ -23,7 +23,7 @@ from bot.queue.redis_jobs import RedisQueue
 from bot.queue.streams import UNAVAILABLE, heartbeat, pause
 from bot.results import JobResult
 from bot.runner import Compute, Runner
-from segmentation.options import StickerOptions
+from segmentation.options import StickerOptions, ZoomOptions
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +72,7 @@ async def run_worker(
     max_bytes: int,
     grace_s: float,
     stop: asyncio.Event | None = None,
+    zoom: ZoomOptions | None = None,
 ) -> None:
     """Claim and compute jobs until ``stop`` is set (by default: on SIGTERM or SIGINT)."""
     stop = stop or _stop_on_signals()
@@ -90,6 +91,7 @@ async def run_worker(
         max_attempts=max_attempts,
         max_bytes=max_bytes,
         concurrency=concurrency,
+        zoom=zoom,
     )
 
     async def beat(*, stopped: bool = False) -> None:

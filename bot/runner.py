@@ -33,6 +33,7 @@ from segmentation.options import (
     OUTLINE_STYLES,
     ImageLimits,
     StickerOptions,
+    ZoomOptions,
 )
 
 logger = logging.getLogger(__name__)
@@ -79,8 +80,11 @@ class Runner:
         concurrency: int = 1,
         stats: Stats | None = None,
         working: Working | None = None,
+        zoom: ZoomOptions | None = None,
     ) -> None:
         self.name = name
+        # The object zoom pass every job gets (the MODEL_ZOOM setting).
+        self._zoom = zoom or ZoomOptions()
         self.counters = RunnerCounters()
         self._queue = queue
         self._compute = compute
@@ -226,6 +230,7 @@ class Runner:
             crf=job.crf,
             outline=OUTLINE_STYLES.get(job.style, OUTLINE_STYLES[DEFAULT_OUTLINE_STYLE]),
             limits=ImageLimits(max_bytes=self._max_bytes),
+            zoom=self._zoom,
         )
         action = None
         if self._working is not None:

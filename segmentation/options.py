@@ -140,6 +140,76 @@ class ImageLimits:
 
 
 @dataclass(frozen=True, slots=True)
+class ZoomOptions:
+    """The object zoom pass (:mod:`segmentation.zoom`): after the plain pass picks the
+    target, the network runs once more on the object's bounding box grown by ``margin`` of
+    its size per side, cut from the full-resolution photo and resampled to the network's
+    input (at most ``max_zoom`` times the inference copy's pixels per side; skipped when it
+    would gain less than ``min_zoom``). Its class probabilities replace the plain pass's
+    (share ``weight``) within ``band_px`` inference pixels of the target's edge, ramping to
+    nothing over ``ramp_px`` more; elsewhere the plain pass's stand.
+    """
+
+    enabled: bool = False
+    margin: float = 0.25
+    max_zoom: float = 3.0
+    min_zoom: float = 1.2
+    band_px: float = 8.0
+    ramp_px: float = 4.0
+    weight: float = 1.0
+    # Also run the view mirrored left-right and average (one more pass: the network's 16 px
+    # grid falls elsewhere on the object).
+    flip: bool = False
+    # The view's longer side may reach this many network pixels, cut into overlapping
+    # windows of the network's fixed input (0: one window, the network's input side); its
+    # shorter side at most ``max_view_across`` (0: as the longer).
+    max_view: int = 0
+    max_view_across: int = 0
+    # Not applied when it leaves the object less than this share of its pixels (0: always).
+    min_area_ratio: float = 0.0
+
+
+# Named zoom settings (the CLI's --zoom, the bot's MODEL_ZOOM; README "Sticker quality" has
+# the measurements behind them, ``python -m bench.quality_zoom``). "view": one more pass, on
+# the object's window at up to 3x; "tiles": the window at up to 3x in at most two of the
+# network's input windows along its longer side (at most two more passes), so that an object
+# filling the photo is seen larger too. Band and share: the 2-fold choice of both folds
+# ("view") and the best on all dev photos ("tiles"); the area guard fixed at 0.8.
+ZOOM_PRESETS: Final[dict[str, ZoomOptions]] = {
+    "off": ZoomOptions(),
+    "view": ZoomOptions(
+        enabled=True, margin=0.25, max_zoom=3.0, band_px=16.0, weight=1.0, min_area_ratio=0.8
+    ),
+    "tiles": ZoomOptions(
+        enabled=True,
+        margin=0.15,
+        max_zoom=3.0,
+        max_view=898,
+        max_view_across=513,
+        band_px=16.0,
+        weight=1.0,
+        min_area_ratio=0.8,
+    ),
+}
+DEFAULT_ZOOM: Final = "off"
+
+
+def parse_zoom(name: str) -> ZoomOptions:
+    """The zoom preset called ``name`` (:data:`ZOOM_PRESETS`). Raises ``ValueError``."""
+    try:
+        return ZOOM_PRESETS[name.strip().lower()]
+    except KeyError:
+        raise ValueError(
+            f"unknown zoom {name!r}; expected one of {', '.join(ZOOM_PRESETS)}"
+        ) from None
+
+
+def describe_zoom(options: ZoomOptions) -> str:
+    """The preset name of ``options`` (``"custom"`` when it is none of them)."""
+    return next((k for k, v in ZOOM_PRESETS.items() if v == options), "custom")
+
+
+@dataclass(frozen=True, slots=True)
 class StickerOptions:
     """Everything that shapes one sticker."""
 
@@ -162,6 +232,9 @@ class StickerOptions:
     # Fill holes in the mask smaller than this share of the object's area.
     max_hole_ratio: float = 0.01
     webp: bool = True
+    # The object zoom pass after the plain one (segmentation.zoom; needs the model, so it
+    # runs in pipeline.predict).
+    zoom: ZoomOptions = field(default_factory=ZoomOptions)
 
 
 # How TtaOptions.average combines the views: the mean of the probabilities, or of their logs

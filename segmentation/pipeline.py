@@ -8,7 +8,9 @@ model predicts the next photo. Stages, each timed:
 1. **decode** -- safe decoding (limits, EXIF orientation, odd modes), then a copy at the
    bounded inference resolution;
 2. **model** -- the :class:`~segmentation.segmenter.Segmenter` gives class probabilities;
-   the detected classes and the target are read from them;
+   the detected classes and the target are read from them; with ``options.zoom``, the
+   network looks again at the target's window of the full-resolution photo and its answer
+   replaces the first one's along the object's edge (:mod:`segmentation.zoom`);
 3. **crf** -- dense CRF (the preset tuned for the segmenter, or as asked) refines the target
    against the classes competing in its region;
 4. **compose** -- the object is selected at inference resolution; only its window of the
@@ -30,7 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from segmentation import compose, contour, crf
+from segmentation import compose, contour, crf, zoom
 from segmentation.classes import AUTO, BACKGROUND, VOC_CLASSES, class_index, parse_class
 from segmentation.errors import NoObjectFound
 from segmentation.image import load_image, resize_longer_side
@@ -126,9 +128,24 @@ def predict(data: bytes, segmenter: Segmenter, options: StickerOptions | None = 
         classes = segmenter.classes
         detected = detected_classes(probs.argmax(axis=-1), options.min_detected_share, classes)
         target = choose_target(options.target, detected, classes)
+        if options.zoom.enabled:
+            probs = zoom_edge(segmenter, photo, probs, class_index(target, classes), options)
     return Prediction(
         photo, small, probs, target, detected, timings, segmenter.name, tuple(classes)
     )
+
+
+def zoom_edge(
+    segmenter: Segmenter,
+    photo: np.ndarray,
+    probs: np.ndarray,
+    index: int,
+    options: StickerOptions,
+) -> np.ndarray:
+    """``probs`` with the object zoom pass (:mod:`segmentation.zoom`) fused in along the
+    edge of class ``index``."""
+    fused, _ = zoom.zoom_probabilities(segmenter, photo, probs, index, options.zoom)
+    return fused
 
 
 def finish(prediction: Prediction, options: StickerOptions | None = None) -> Sticker:

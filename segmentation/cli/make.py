@@ -117,6 +117,19 @@ def add_make(commands: Any) -> None:
         "mirrored, probabilities averaged: 'off', or scales and 'flip' by commas, e.g. "
         f"'1,1.5,flip' (default: {DEFAULT_TTA}); more passes, more model time",
     )
+    from segmentation.options import DEFAULT_ZOOM, ZOOM_PRESETS
+
+    make.add_argument(
+        "--zoom",
+        choices=list(ZOOM_PRESETS),
+        default=DEFAULT_ZOOM,
+        help="object zoom: the network looks again at the object's window of the full photo "
+        "and its answer counts along the object's edge: 'view' one more pass, 'tiles' up to "
+        f"two more (default: {DEFAULT_ZOOM})",
+    )
+    make.add_argument(
+        "--no-zoom", dest="zoom", action="store_const", const="off", help="same as --zoom off"
+    )
     make.add_argument(
         "--mask-out",
         type=Path,
@@ -243,7 +256,7 @@ class UnknownSample(Exception):
 
 def _make_options(args: argparse.Namespace) -> StickerOptions:
     from segmentation.limits import DEFAULT_INFERENCE_SIDE
-    from segmentation.options import StickerOptions
+    from segmentation.options import StickerOptions, parse_zoom
     from segmentation.trained import model_classes
 
     return StickerOptions(
@@ -256,6 +269,7 @@ def _make_options(args: argparse.Namespace) -> StickerOptions:
         soft_edge=args.edge == "soft",
         inference_side=args.inference_side or DEFAULT_INFERENCE_SIDE,
         webp=args.webp_out is not None,
+        zoom=parse_zoom(args.zoom),
     )
 
 
@@ -319,6 +333,7 @@ def _run_make(args: argparse.Namespace) -> int:
             "backend": segmenter.backend,
             "precision": segmenter.precision,
             "tta": describe_tta(args.tta),
+            "zoom": args.zoom,
             "outputs": outputs,
         }
         print(json.dumps(report))
@@ -330,7 +345,8 @@ def _run_make(args: argparse.Namespace) -> int:
             f"target:   {sticker.target} (coverage {sticker.coverage:.1%}, "
             f"crf {'on' if sticker.crf else 'off'}, model {segmenter.name} on "
             f"{_engine(segmenter.backend, segmenter.precision)}"
-            f"{', tta ' + describe_tta(args.tta) if args.tta.enabled else ''})"
+            f"{', tta ' + describe_tta(args.tta) if args.tta.enabled else ''}"
+            f"{', zoom ' + args.zoom if args.zoom != 'off' else ''})"
         )
         print(f"timings:  {times}")
         for kind, path in outputs.items():

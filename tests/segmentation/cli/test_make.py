@@ -255,3 +255,20 @@ def test_make_with_tta_runs_the_network_on_more_views(
     assert report["target"] == "cat"
     assert cli.main([*base, "-o", str(tmp_path / "plain.png"), "--tta", "off"]) == cli.EXIT_OK
     assert json.loads(capsys.readouterr().out)["tta"] == "off"
+
+
+def test_the_cli_flags_choose_a_zoom_preset(capsys: pytest.CaptureFixture[str]) -> None:
+    from segmentation.cli.make import _make_options
+    from segmentation.options import ZOOM_PRESETS
+
+    parser = cli.build_parser()
+    for flags, name in (
+        ([], "off"),
+        (["--zoom", "tiles"], "tiles"),
+        (["--zoom", "view", "--no-zoom"], "off"),
+    ):
+        args = parser.parse_args(["make", "skimage:chelsea", *flags])
+        assert _make_options(args).zoom == ZOOM_PRESETS[name]
+    with pytest.raises(SystemExit):
+        parser.parse_args(["make", "skimage:chelsea", "--zoom", "huge"])
+    assert "'huge'" in capsys.readouterr().err
