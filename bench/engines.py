@@ -246,10 +246,17 @@ def verdicts(
             f"{best.precision}: {ratio:.2f}x, {verdict}"
         )
     for engine in engines:
-        if engine.precision != "bf16" or REFERENCE not in medians:
+        if engine.precision not in ("bf16", "int8") or REFERENCE not in medians:
             continue
         speedup = medians[REFERENCE] / medians[engine.name]
         ok = agrees(shares.get(engine.name, [0.0]))
+        if engine.precision == "int8":
+            print(
+                f"int8 beside bf16: {engine.name} {speedup:.2f}x {REFERENCE}; agreement >= "
+                f"{MIN_AGREEMENT} every photo, median >= {MIN_MEDIAN_AGREEMENT}: "
+                f"{'met' if ok else 'NOT met'}"
+            )
+            continue
         print(
             f"target: {engine.name} >= {MIN_BF16_SPEEDUP}x {REFERENCE}: {speedup:.2f}x, "
             f"{'met' if speedup >= MIN_BF16_SPEEDUP else 'NOT met'}; agreement >= "

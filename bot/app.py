@@ -91,6 +91,9 @@ def default_segmenter_factory(settings: Settings) -> SegmenterFactory:
         precision=settings.MODEL_PRECISION,
         backend=settings.MODEL_BACKEND,
         tta=parse_tta(settings.MODEL_TTA),
+        calibration=(
+            None if settings.MODEL_CALIBRATION_DIR is None else (settings.MODEL_CALIBRATION_DIR,)
+        ),
     )
 
 

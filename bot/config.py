@@ -80,9 +80,15 @@ class Settings(BaseSettings):
         default="fp32",
         description="Precision: fp32 (the most accurate); auto (bf16 where the CPU computes it "
         "natively, else fp32; never int8) or bf16 with the openvino backend; int8 with "
-        "MODEL_BACKEND=openvino: quantised by NNCF on scikit-image's photos at the first start, "
-        "then cached; or an FCN-8s TFLite export made by `stickerbot export` (float16, "
-        "int8-dynamic, int8).",
+        "MODEL_BACKEND=openvino: quantised by NNCF on MODEL_CALIBRATION_DIR's photos at the "
+        "first start, layers that move the argmax kept in float, then cached; or an FCN-8s "
+        "TFLite export made by `stickerbot export` (float16, int8-dynamic, int8).",
+    )
+    MODEL_CALIBRATION_DIR: Path | None = Field(
+        default=None,
+        description="Folder of photos like the ones the bot will get, to quantise on with "
+        "MODEL_PRECISION=int8 and MODEL_BACKEND=openvino (a new folder's photos quantise "
+        "again at the next start, then are cached); unset = scikit-image's photos.",
     )
     MODEL_BACKEND: str = Field(
         default="auto",
@@ -218,6 +224,36 @@ class Settings(BaseSettings):
         if value not in choices:
             raise ValueError(f"expected one of {', '.join(choices)}, got {value!r}")
         return value
+
+    @field_validator("MODEL_CALIBRATION_DIR")
+    @classmethod
+    def _calibration_dir(cls, value: Path | None) -> Path | None:
+        from segmentation.calibration import calibration_files
+        from segmentation.errors import ModelUnavailable
+
+        if value is None:
+            return None
+        if not value.is_dir():
+            raise ValueError(f"not a folder: {str(value)!r}")
+        try:
+            calibration_files([value])
+        except ModelUnavailable as exc:  # no photo in it, or unreadable
+            raise ValueError(str(exc)) from None
+        return value
+
+    @model_validator(mode="after")
+    def _calibration_needs_int8(self) -> Settings:
+        from segmentation.export import INT8
+        from segmentation.segmenter import OPENVINO
+
+        if self.MODEL_CALIBRATION_DIR is None:
+            return self
+        if (self.MODEL_PRECISION, self.MODEL_BACKEND) != (INT8, OPENVINO):
+            raise ValueError(
+                "MODEL_CALIBRATION_DIR: applies to MODEL_PRECISION=int8 with "
+                f"MODEL_BACKEND=openvino; got {self.MODEL_PRECISION!r}, {self.MODEL_BACKEND!r}"
+            )
+        return self
 
     @field_validator("MODEL_TTA")
     @classmethod

@@ -21,15 +21,15 @@ import contextlib
 import importlib.util
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
+from segmentation.backends import openvino_int8
 from segmentation.backends.fcn8s_input import WARMUP_BUCKETS, bucket_shape, mean_padded
 from segmentation.backends.openvino_int8 import (
-    DEFAULT_OPTIONS,
     Int8Options,
     int8_ir_path,
     is_quantized,
@@ -164,17 +164,19 @@ def quantized_ir(
     float_model: Path | Any,
     cached: Path | None,
     photos: Sequence[np.ndarray],
-    inputs: Any,
-    options: Int8Options = DEFAULT_OPTIONS,
+    samples: Callable[[np.ndarray], tuple[np.ndarray, tuple[int, int]]],
+    options: Int8Options,
 ) -> Path | Any:
     """The int8 model: the IR at ``cached`` if it exists, else ``float_model`` (an IR's path
-    or a model) quantised on ``inputs(photos)`` and saved at ``cached`` (atomically; in
-    memory only when there is no ``cached`` path or it cannot be written)."""
+    or a model) quantised on ``samples(photo)`` for each photo (the model input and the
+    photo's size at its top left) and saved at ``cached`` (atomically; in memory only when
+    there is no ``cached`` path or it cannot be written)."""
     if cached is not None and cached.is_file():
         return cached
     ov = _openvino()
     model = ov.Core().read_model(float_model) if isinstance(float_model, Path) else float_model
-    quantized = quantize(model, [inputs(photo) for photo in photos], options)
+    inputs, regions = zip(*(samples(photo) for photo in photos), strict=True)
+    quantized = quantize(model, inputs, options, regions)
     if cached is None:
         return quantized
     try:
@@ -244,7 +246,7 @@ class OpenVinoFcn8sSegmenter:
         precision: str = FP32,
         num_threads: int | None = None,
         calibration: Sequence[np.ndarray] | None = None,
-        int8_options: Int8Options = DEFAULT_OPTIONS,
+        int8_options: Int8Options | None = None,
     ) -> OpenVinoFcn8sSegmenter:
         """From the IR cached beside ``weights`` (default: the cache's), converting first if
         there is none for these weights and this OpenVINO version.
@@ -260,8 +262,9 @@ class OpenVinoFcn8sSegmenter:
         model = cls._float_ir(path, cache_dir)
         if resolve_precision(precision) == INT8:
             photos = default_calibration_photos() if calibration is None else list(calibration)
-            cached = int8_ir_path(model, photos, int8_options) if isinstance(model, Path) else None
-            model = quantized_ir(model, cached, photos, cls.calibration_input, int8_options)
+            options = int8_options or openvino_int8.DEFAULT_OPTIONS
+            cached = int8_ir_path(model, photos, options) if isinstance(model, Path) else None
+            model = quantized_ir(model, cached, photos, cls.calibration_sample, options)
         return cls(model, precision=precision, num_threads=num_threads)
 
     @staticmethod
@@ -295,7 +298,13 @@ class OpenVinoFcn8sSegmenter:
     def calibration_input(cls, photo: np.ndarray) -> np.ndarray:
         """A calibration photo as the pipeline would feed it: its longer side brought down to
         the default inference side, then :meth:`model_input`."""
-        return cls.model_input(resize_longer_side(photo[..., :3], DEFAULT_INFERENCE_SIDE))
+        return cls.calibration_sample(photo)[0]
+
+    @classmethod
+    def calibration_sample(cls, photo: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
+        """:meth:`calibration_input` and the size of the photo at its top left."""
+        rgb = resize_longer_side(photo[..., :3], DEFAULT_INFERENCE_SIDE)
+        return cls.model_input(rgb), (rgb.shape[0], rgb.shape[1])
 
     def warmup(self) -> None:
         for height, width in WARMUP_BUCKETS:
@@ -326,7 +335,7 @@ class OpenVinoTFLiteSegmenter:
         num_threads: int | None = None,
         calibration: Sequence[np.ndarray] | None = None,
         cache_dir: Path | None = None,
-        int8_options: Int8Options = DEFAULT_OPTIONS,
+        int8_options: Int8Options | None = None,
     ) -> None:
         """``precision="int8"``: a quantised ``.tflite`` (OpenVINO reads its uint8 tensors as
         ``FakeQuantize`` ops) runs as it is; a float one is quantised by NNCF on
@@ -369,14 +378,15 @@ class OpenVinoTFLiteSegmenter:
         wanted = resolve_precision(precision)
         if wanted == INT8 and not is_quantized(model):
             photos = default_calibration_photos() if calibration is None else list(calibration)
+            options = int8_options or openvino_int8.DEFAULT_OPTIONS
             model = quantized_ir(
                 model,
-                int8_ir_path(self._float_key(path, cache_dir), photos, int8_options),
+                int8_ir_path(self._float_key(path, cache_dir), photos, options),
                 photos,
                 lambda photo: self.model_input(
                     resize_longer_side(photo[..., :3], DEFAULT_INFERENCE_SIDE)
-                )[0],
-                int8_options,
+                ),
+                options,
             )
             if isinstance(model, Path):
                 model = ov.Core().read_model(model)

@@ -22,20 +22,27 @@ import contextlib
 import hashlib
 import importlib.util
 import logging
+import os
+import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
 
+from segmentation.backends.int8_accuracy import AgreementBound, quantize_with_agreement
 from segmentation.errors import ModelUnavailable
 
 logger = logging.getLogger(__name__)
 
 # Characters of the calibration set's (and the options') SHA-256 in the cached IR's name.
 DIGEST_CHARS: Final = 12
+
+# /proc/cpuinfo flags of int8 dot-product instructions (exact int32 accumulation).
+_VNNI_FLAGS: Final = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})
+_CPUINFO: Final = Path("/proc/cpuinfo")
 
 # The op NNCF (and OpenVINO's TFLite frontend, for a quantised .tflite) quantises with.
 _FAKE_QUANTIZE: Final = "FakeQuantize"
@@ -58,6 +65,12 @@ class Int8Options:
     ``"enable"`` or ``"disable"`` -- weights quantised to 7 bits (in the first layer or in
     all) so that a CPU without VNNI, whose u8 x s8 kernels (``vpmaddubsw``) add pairs of
     products in saturating int16, cannot overflow.
+
+    ``accuracy_control``: NNCF's quantisation with accuracy control
+    (:mod:`segmentation.backends.int8_accuracy`): the layers whose int8 moves the argmax most
+    go back to float until, on the calibration photos, every photo's argmax agrees with the
+    float model's on at least ``min_agreement`` of its pixels and their median on at least
+    ``median_agreement`` (stricter than the benchmark's 0.98 / 0.995 on other photos).
     """
 
     # Chosen on the benchmark's FCN-8s (README, "int8 with NNCF"): the activation ranges are
@@ -68,6 +81,9 @@ class Int8Options:
     float_scores: bool = False
     activation_ranges: str = "minmax"
     overflow_fix: str = "first_layer"
+    accuracy_control: bool = True
+    min_agreement: float = 0.985
+    median_agreement: float = 0.9975
 
     def digest(self) -> str:
         text = repr(sorted(asdict(self).items()))
@@ -111,18 +127,44 @@ def calibration_digest(photos: Sequence[np.ndarray]) -> str:
 
 
 def int8_ir_path(
-    float_xml: Path, photos: Sequence[np.ndarray], options: Int8Options = DEFAULT_OPTIONS
+    float_xml: Path, photos: Sequence[np.ndarray], options: Int8Options | None = None
 ) -> Path:
     """Where the int8 IR quantised from ``float_xml`` on ``photos`` is cached: beside it,
     keyed by its name (weights hash, OpenVINO version), NNCF's version, the options and the
-    calibration set."""
+    calibration set; with accuracy control also the int8 kernels it was validated on
+    (:func:`int8_kernels`)."""
+    options = options or DEFAULT_OPTIONS
     key = f"int8-{calibration_digest(photos)}-{options.digest()}.nncf-{nncf_version()}"
+    if options.accuracy_control:
+        key += f".{int8_kernels()}"
     return float_xml.with_name(f"{float_xml.stem}.{key}.xml")
+
+
+def fake_quantize_count(model: Any) -> int:
+    """How many int8 quantisation ops (``FakeQuantize``) the OpenVINO ``model`` holds."""
+    return sum(op.get_type_name() == _FAKE_QUANTIZE for op in model.get_ops())
+
+
+def int8_kernels(environ: Mapping[str, str] | None = None, cpuinfo: Path = _CPUINFO) -> str:
+    """Which int8 kernels OpenVINO's CPU plugin runs here, as part of an accuracy-controlled
+    IR's cache key (the layers it reverts are chosen by the agreement measured on them):
+    ``vnni`` (AVX512-VNNI, AVX-VNNI or AMX: exact int32 sums), ``novnni`` (AVX2's saturating
+    int16 pairs: less agreement) or, under an ISA cap (``OV_CPU_MAX_ISA``), the cap's name."""
+    environ = os.environ if environ is None else environ
+    cap = environ.get("OV_CPU_MAX_ISA") or environ.get("ONEDNN_MAX_CPU_ISA")
+    if cap:
+        return re.sub(r"[^a-z0-9_]", "", cap.lower()) or "capped"
+    try:
+        text = cpuinfo.read_text(errors="replace")
+    except OSError:
+        return "unknown"
+    flags = set(re.findall(r"[a-z0-9_]+", text.lower()))
+    return "vnni" if flags & _VNNI_FLAGS else "novnni"
 
 
 def is_quantized(model: Any) -> bool:
     """Whether the OpenVINO ``model`` already holds int8 quantisation (``FakeQuantize`` ops)."""
-    return any(op.get_type_name() == _FAKE_QUANTIZE for op in model.get_ops())
+    return fake_quantize_count(model) > 0
 
 
 def score_layers(model: Any) -> list[str]:
@@ -137,11 +179,17 @@ def score_layers(model: Any) -> list[str]:
 
 
 def quantize(
-    model: Any, inputs: Sequence[np.ndarray], options: Int8Options = DEFAULT_OPTIONS
+    model: Any,
+    inputs: Sequence[np.ndarray],
+    options: Int8Options | None = None,
+    regions: Sequence[tuple[int, int]] | None = None,
 ) -> Any:
     """``model`` (float OpenVINO) quantised to int8 by NNCF on ``inputs`` (each exactly what
-    ``predict`` feeds the model: one array for input 0)."""
+    ``predict`` feeds the model: one array for input 0); ``options`` default
+    :data:`DEFAULT_OPTIONS`. ``regions``: the (height, width) of the photo at the top left
+    of each input, where accuracy control measures the agreement (default: all of it)."""
     nncf = _nncf()
+    options = options or DEFAULT_OPTIONS
     if not inputs:
         raise ModelUnavailable("int8 quantisation needs at least one calibration photo; got none")
     presets = {
@@ -180,17 +228,41 @@ def quantize(
         if options.float_scores
         else None
     )
+    arguments = {
+        "preset": presets[options.preset],
+        "target_device": nncf.TargetDevice.CPU,
+        "subset_size": len(inputs),
+        "fast_bias_correction": options.fast_bias_correction,
+        "ignored_scope": ignored,
+    }
     # NNCF draws its progress bars on stdout, which belongs to the caller (`make --json`).
     with contextlib.redirect_stdout(sys.stderr):
-        quantized = nncf.quantize(
-            model,
-            nncf.Dataset(list(inputs)),
-            preset=presets[options.preset],
-            target_device=nncf.TargetDevice.CPU,
-            subset_size=len(inputs),
-            fast_bias_correction=options.fast_bias_correction,
-            ignored_scope=ignored,
-            advanced_parameters=advanced,
+        if options.accuracy_control:
+            bound = AgreementBound(options.min_agreement, options.median_agreement)
+            quantized = quantize_with_agreement(
+                nncf,
+                model,
+                inputs,
+                bound,
+                regions,
+                advanced_quantization_parameters=advanced,
+                **arguments,
+            )
+        else:
+            quantized = nncf.quantize(
+                model, nncf.Dataset(list(inputs)), advanced_parameters=advanced, **arguments
+            )
+    count = fake_quantize_count(quantized)
+    if count == 0:
+        raise ModelUnavailable(
+            "int8 with accuracy control put every layer back to float: the agreement bound "
+            f"(each photo >= {options.min_agreement}, median >= {options.median_agreement}) "
+            f"is out of int8's reach on these {len(inputs)} calibration photos; got 0 "
+            "quantised ops (use precision fp32 or bf16)"
         )
-    logger.info("quantised to int8 with NNCF on %d calibration inputs", len(inputs))
+    logger.info(
+        "quantised to int8 with NNCF on %d calibration inputs (%d FakeQuantize ops)",
+        len(inputs),
+        count,
+    )
     return quantized

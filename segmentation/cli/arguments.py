@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from segmentation.errors import ModelUnavailable
 from segmentation.models.resolve import AUTO
 from segmentation.models.store import MIRROR_ENV, mirror_from_environment
 
@@ -99,18 +98,6 @@ def add_calibration(parser: Any, text: str) -> None:
 def calibration_photos(specs: Sequence[Path] | None) -> list[np.ndarray] | None:
     """The photos ``--calibration`` names (folders: their image files), decoded; ``None``
     when it was not given. An unreadable path is a usage error (``ModelUnavailable``)."""
-    if not specs:
-        return None
-    from segmentation.batch import expand
-    from segmentation.image import load_image
+    from segmentation.calibration import calibration_photos as decoded
 
-    try:
-        paths = expand(specs)
-        photos = [load_image(path.read_bytes()) for path in paths]
-    except OSError as exc:
-        raise ModelUnavailable(f"cannot read the calibration photos: {exc}") from exc
-    if not photos:
-        raise ModelUnavailable(
-            "no calibration photos in " + ", ".join(repr(str(spec)) for spec in specs)
-        )
-    return photos
+    return decoded(specs) if specs else None

@@ -10,6 +10,7 @@ may download (the bot resolves at start-up, then its model process loads the fil
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -166,11 +167,14 @@ def open_model(
     precision: str = FP32,
     backend: str = AUTO,
     tta: TtaOptions | None = None,
+    calibration: Sequence[Path] | None = None,
 ) -> Segmenter:
     """Resolve ``spec`` (downloading on first use) and load it (wrapped for test-time
     augmentation when ``tta`` asks). An explicit FCN-8s ``weights`` file means FCN-8s from
-    that file. A module-level function: a ``functools.partial`` of it can be sent to a model
-    process."""
+    that file. ``calibration``: photo files or folders to quantise on (precision int8 on the
+    openvino backend), read only when loading. A module-level function: a
+    ``functools.partial`` of it can be sent to a model process."""
+    from segmentation.calibration import calibration_photos
     from segmentation.segmenter import FCN8S, load_segmenter
 
     model = FCN8S
@@ -191,5 +195,6 @@ def open_model(
         num_threads=num_threads,
         precision=precision,
         backend=backend,
+        calibration=calibration_photos(calibration) if calibration else None,
         tta=tta,
     )

@@ -214,3 +214,61 @@ def test_model_tta_is_checked_and_reaches_the_loader() -> None:
     factory = default_segmenter_factory(settings)
     tta = factory.keywords["tta"]  # type: ignore[attr-defined]
     assert tta == TtaOptions(scales=(1.0, 1.5), flip=True)
+
+
+INT8_OPENVINO = {"MODEL_PRECISION": "int8", "MODEL_BACKEND": "openvino"}
+
+
+def _photo_folder(folder: Path) -> Path:
+    from PIL import Image
+
+    folder.mkdir()
+    Image.new("RGB", (8, 8), (200, 30, 40)).save(folder / "red.png")
+    (folder / "notes.txt").write_text("not a photo")
+    return folder
+
+
+def test_calibration_dir_reaches_the_loader_as_a_plain_path(tmp_path: Path) -> None:
+    folder = _photo_folder(tmp_path / "photos")
+    settings = load_settings(
+        None, BOT_TOKEN=TOKEN, MODEL_CALIBRATION_DIR=str(folder), **INT8_OPENVINO
+    )
+    assert settings.MODEL_CALIBRATION_DIR == folder  # noqa: SIM300 - a setting
+
+    from bot.app import default_segmenter_factory
+
+    factory = default_segmenter_factory(settings)
+    assert factory.keywords["calibration"] == (folder,)  # type: ignore[attr-defined]
+    unset = default_segmenter_factory(load_settings(None, BOT_TOKEN=TOKEN, **INT8_OPENVINO))
+    assert unset.keywords["calibration"] is None  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("kind", ["missing", "file", "empty"])
+def test_bad_calibration_dir_is_named(tmp_path: Path, kind: str) -> None:
+    bad = tmp_path / "calibration"
+    if kind == "file":
+        bad.write_bytes(b"\x89PNG")
+    elif kind == "empty":
+        bad.mkdir()
+        (bad / "notes.txt").write_text("no photo here")
+    message = problem(BOT_TOKEN=TOKEN, MODEL_CALIBRATION_DIR=str(bad), **INT8_OPENVINO)
+    assert "MODEL_CALIBRATION_DIR" in message
+    assert repr(str(bad)) in message
+
+
+@pytest.mark.parametrize(
+    ("precision", "backend"), [("fp32", "openvino"), ("int8", "auto"), ("int8", "tflite")]
+)
+def test_calibration_dir_needs_int8_on_openvino(
+    tmp_path: Path, precision: str, backend: str
+) -> None:
+    folder = _photo_folder(tmp_path / "photos")
+    message = problem(
+        BOT_TOKEN=TOKEN,
+        MODEL_CALIBRATION_DIR=str(folder),
+        MODEL_PRECISION=precision,
+        MODEL_BACKEND=backend,
+    )
+    assert "MODEL_CALIBRATION_DIR" in message
+    assert repr(precision) in message
+    assert repr(backend) in message

@@ -43,6 +43,14 @@ def _photo(seed: int, side: int = SIDE) -> np.ndarray:
 CALIBRATION = [_photo(seed) for seed in range(3)]
 
 
+@pytest.fixture(autouse=True)
+def plain_recipe(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about the int8 path's caching and calibration: NNCF's plain
+    quantisation keeps them fast (the accuracy-controlled default, which reverts layers of
+    the tiny random net to float, is tested in test_int8_accuracy.py)."""
+    monkeypatch.setattr(openvino_int8, "DEFAULT_OPTIONS", Int8Options(accuracy_control=False))
+
+
 class _Spy:
     """Counts NNCF runs (and passes them through to the real quantisation)."""
 
@@ -186,7 +194,9 @@ def test_score_layers_stay_float_on_request(tiny_ir: Path) -> None:
     scores = openvino_int8.score_layers(model)
     assert len(scores) == 3  # fc8, pool4_fc, pool3_fc
     inputs = [OpenVinoFcn8sSegmenter.calibration_input(photo) for photo in CALIBRATION[:1]]
-    kept = openvino_int8.quantize(model, inputs, Int8Options(float_scores=True))
+    kept = openvino_int8.quantize(
+        model, inputs, Int8Options(float_scores=True, accuracy_control=False)
+    )
     by_name = {op.get_friendly_name(): op for op in kept.get_ops()}
     for name in scores:  # their inputs come straight from float ops, no FakeQuantize
         sources = {by_name[name].input_value(i).get_node().get_type_name() for i in range(2)}

@@ -191,10 +191,15 @@ def test_make_calibrates_openvino_int8_on_the_photos_of_a_folder(
     under their digest beside the float IR, and `make` reports the int8 engine."""
     pytest.importorskip("openvino", reason="the openvino extra is not installed")
     pytest.importorskip("nncf", reason="NNCF (the openvino extra) is not installed")
+    from segmentation.backends import openvino_int8
     from segmentation.backends.openvino import ir_path
-    from segmentation.backends.openvino_int8 import int8_ir_path
+    from segmentation.backends.openvino_int8 import Int8Options, int8_ir_path
     from segmentation.fcn8s import Fcn8sConfig, build_fcn8s
     from tests.segmentation.checkpoints import TINY_FC_UNITS, TINY_WIDTHS
+
+    # The calibration folder is under test: NNCF's plain recipe (accuracy control would
+    # revert every layer of this tiny random net on white-noise photos).
+    monkeypatch.setattr(openvino_int8, "DEFAULT_OPTIONS", Int8Options(accuracy_control=False))
 
     tiny = build_fcn8s(
         config=Fcn8sConfig(widths=TINY_WIDTHS, fc_units=TINY_FC_UNITS),
