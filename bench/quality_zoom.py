@@ -15,10 +15,13 @@ Held out, it also reports the CRF target both ways: (a) the CRF on vs off on top
 chosen zoom, (b) the whole refinement (zoom + CRF) vs neither.
 
 ``--timing`` times the model stage per photo (plain pass; plain + zoom pass + fusion),
-interleaved round after round (medians of the ratios). Prints the CPU; ``--json`` writes
-every figure.
+interleaved round after round (medians of the ratios). ``--tune-crf PRESET`` also runs
+``bench.quality``'s 2-fold CRF search (:func:`bench.quality.tune`) on the probabilities of
+the zoom preset ``PRESET`` (the pipeline's :func:`segmentation.zoom.zoom_probabilities`):
+could a CRF preset keyed on the zoom keep the CRF target on top of it? Prints the CPU;
+``--json`` writes every figure.
 
-    python -m bench.quality_zoom [--json out.json] [--timing] [--quick]
+    python -m bench.quality_zoom [--json out.json] [--timing] [--quick] [--tune-crf view]
 """
 
 from __future__ import annotations
@@ -350,6 +353,27 @@ def timing(photo_list: Sequence[Any], segmenter: Any, options: Any) -> dict[str,
     return result
 
 
+def tune_crf(
+    items: Sequence[Any], rgbs: dict[str, np.ndarray], segmenter: Any, preset: str
+) -> dict[str, Any]:
+    """:func:`bench.quality.tune` on the objects' probabilities after the zoom ``preset``
+    (its "CRF off" is the zoom without the CRF: the CRF target's (a))."""
+    from bench import quality
+    from segmentation.options import parse_zoom
+    from segmentation.zoom import zoom_probabilities
+
+    options = parse_zoom(preset)
+    zoomed = [
+        dataclasses.replace(
+            item,
+            probs=zoom_probabilities(segmenter, rgbs[item.photo], item.probs, item.cls, options)[0],
+        )
+        for item in items
+    ]
+    print(f"\nCRF search on zoom {preset}")
+    return quality.tune(zoomed)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.quality_zoom", description=(__doc__ or "").split("\n")[0]
@@ -360,6 +384,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--timing", action="store_true", help="time the zoom pass")
     parser.add_argument("--quick", action="store_true", help="one window setting only")
+    parser.add_argument(
+        "--tune-crf", metavar="PRESET", help="run the 2-fold CRF search on a zoom preset's output"
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from bench.machine import cpu_flags, cpu_name
@@ -426,6 +453,8 @@ def main(argv: list[str] | None = None) -> int:
             for name, options in ZOOM_PRESETS.items()
             if options.enabled
         }
+    if args.tune_crf:
+        report["tune"] = tune_crf(items, rgbs, segmenter, args.tune_crf)
     if args.json:
         args.json.write_text(json.dumps(report, indent=1, default=str))
         print(f"wrote {args.json}")
